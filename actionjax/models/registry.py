@@ -17,6 +17,8 @@ _MODULES = {
     "tiny_classifier": "actionjax.models.tiny",
     "fgstformer": "actionjax.models.fgstformer",
     "slnl_rfa": "actionjax.models.slnl_rfa",
+    "fdmae_pretrain": "actionjax.models.fdmae",
+    "fdmae_classifier": "actionjax.models.fdmae",
 }
 
 
