@@ -1,0 +1,128 @@
+"""The MAMP transformer encoder (Mao et al. 2023) that FD-MAE builds on (FD-MAE §II-B), with param
+paths and layouts chosen so that weights move to and from MAMP's PyTorch model by a fixed key map
+(see /work/shared/reference/mamp_interop.md and actionjax/export/fdmae.py):
+
+  joints_embed.proj  strided conv, one token per t_patch frames x 1 joint
+  pos_embed (1, 1, V, D), temp_embed (1, T_tok, 1, D)   learned joint / temporal embeddings
+  blocks.i           pre-norm: x + attn(norm1 x); x + mlp(norm2 x); LayerNorm eps 1e-5, exact GELU
+  norm               final LayerNorm
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+from flax import nnx
+
+LN_EPS = 1e-5  # torch's default, as in MAMP (flax's own default is 1e-6)
+ENCODER_KEYS = ("joints_embed", "pos_embed", "temp_embed", "blocks", "norm")
+
+_xavier = nnx.initializers.xavier_uniform()
+_embed_init = nnx.initializers.truncated_normal(0.02)
+
+
+def drop_path(x: jax.Array, rate: float, train: bool, rngs: nnx.Rngs | None) -> jax.Array:
+  """Stochastic depth (Huang et al. 2016): drops a residual branch per sample, from rngs.dropout()."""
+  if not train or rate <= 0.0 or rngs is None:
+    return x
+  keep = jax.random.bernoulli(rngs.dropout(), 1.0 - rate, (x.shape[0],) + (1,) * (x.ndim - 1))
+  return jnp.where(keep, x / (1.0 - rate), 0).astype(x.dtype)
+
+
+class PatchEmbed(nnx.Module):
+  """`proj`: Conv with kernel = stride = (t_patch, 1) over (T, V): one token per t_patch frames x 1 joint."""
+
+  def __init__(self, channels: int, dim: int, t_patch: int, *, rngs: nnx.Rngs):
+    self.proj = nnx.Conv(channels, dim, kernel_size=(t_patch, 1), strides=(t_patch, 1),
+                         padding="VALID", rngs=rngs)
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    return self.proj(x)
+
+
+class Attention(nnx.Module):
+  """Multi-head self-attention with a fused qkv projection split as (3, heads, head_dim), MAMP's order."""
+
+  def __init__(self, dim: int, num_heads: int, *, rngs: nnx.Rngs):
+    self.num_heads = num_heads
+    self.qkv = nnx.Linear(dim, 3 * dim, kernel_init=_xavier, rngs=rngs)
+    self.proj = nnx.Linear(dim, dim, kernel_init=_xavier, rngs=rngs)
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    b, n, d = x.shape
+    h = self.num_heads
+    qkv = self.qkv(x).reshape(b, n, 3, h, d // h)
+    q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
+    logits = jnp.einsum("bqhd,bkhd->bhqk", q, k) * (d // h) ** -0.5
+    attn = jax.nn.softmax(logits.astype(jnp.float32), axis=-1).astype(x.dtype)
+    return self.proj(jnp.einsum("bhqk,bkhd->bqhd", attn, v).reshape(b, n, d))
+
+
+class Mlp(nnx.Module):
+
+  def __init__(self, dim: int, hidden: int, *, rngs: nnx.Rngs):
+    self.fc1 = nnx.Linear(dim, hidden, kernel_init=_xavier, rngs=rngs)
+    self.fc2 = nnx.Linear(hidden, dim, kernel_init=_xavier, rngs=rngs)
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    return self.fc2(jax.nn.gelu(self.fc1(x), approximate=False))  # exact GELU, as torch.nn.GELU
+
+
+class Block(nnx.Module):
+  """Pre-norm transformer block (ViT): x + DropPath(attn(LN x)); x + DropPath(mlp(LN x))."""
+
+  def __init__(self, dim: int, num_heads: int, mlp_ratio: float, drop_path: float = 0.0, *,
+               rngs: nnx.Rngs):
+    self.drop_path = drop_path
+    self.norm1 = nnx.LayerNorm(dim, epsilon=LN_EPS, rngs=rngs)
+    self.attn = Attention(dim, num_heads, rngs=rngs)
+    self.norm2 = nnx.LayerNorm(dim, epsilon=LN_EPS, rngs=rngs)
+    self.mlp = Mlp(dim, int(dim * mlp_ratio), rngs=rngs)
+
+  def __call__(self, x: jax.Array, *, train: bool = False, rngs: nnx.Rngs | None = None) -> jax.Array:
+    x = x + drop_path(self.attn(self.norm1(x)), self.drop_path, train, rngs)
+    return x + drop_path(self.mlp(self.norm2(x)), self.drop_path, train, rngs)
+
+
+def model_dims(config: ml_collections.ConfigDict) -> dict:
+  """Encoder sizes from config.model (MAMP's defaults: dim 256, depth 8, 8 heads, MLP 4x, t_patch 4)."""
+  m = config.model
+  return dict(dim=m.get("dim", 256), depth=m.get("depth", 8), num_heads=m.get("num_heads", 8),
+              mlp_ratio=m.get("mlp_ratio", 4.0), t_patch=m.get("t_patch", 4))
+
+
+class EncoderMixin:
+  """Builds and runs the MAMP encoder as attributes of the model itself, so the pretrain and the
+  classifier models share identical param paths (`blocks.3.attn.qkv.kernel`, ...)."""
+
+  def _init_encoder(self, config: ml_collections.ConfigDict, num_frames: int, drop_path_rate: float,
+                    rngs: nnx.Rngs) -> None:
+    dims = model_dims(config)
+    d, v, c, tp = dims["dim"], config.data.num_joints, config.data.channels, dims["t_patch"]
+    if num_frames % tp:
+      raise ValueError(f"{num_frames} frames per encoder input are not a multiple of t_patch={tp}")
+    self.dim, self.depth, self.t_patch = d, dims["depth"], tp
+    self.num_tokens_t, self.num_joints = num_frames // tp, v
+    self.joints_embed = PatchEmbed(c, d, tp, rngs=rngs)
+    self.pos_embed = nnx.Param(_embed_init(rngs.params(), (1, 1, v, d)))
+    self.temp_embed = nnx.Param(_embed_init(rngs.params(), (1, self.num_tokens_t, 1, d)))
+    # Linearly increasing drop-path rates over depth (stochastic depth's usual schedule).
+    rates = [drop_path_rate * i / max(self.depth - 1, 1) for i in range(self.depth)]
+    self.blocks = nnx.List([Block(d, dims["num_heads"], dims["mlp_ratio"], r, rngs=rngs) for r in rates])
+    self.norm = nnx.LayerNorm(d, epsilon=LN_EPS, rngs=rngs)
+
+  def embed(self, x: jax.Array) -> jax.Array:
+    """(B', T, V, C) -> tokens (B', T_tok, V, D) with joint and temporal embeddings added."""
+    tok = self.joints_embed(x)
+    return tok + self.pos_embed[...].astype(tok.dtype) + self.temp_embed[...].astype(tok.dtype)
+
+  def encode(self, x: jax.Array, keep_idx: jax.Array | None = None, *, train: bool = False,
+             rngs: nnx.Rngs | None = None) -> jax.Array:
+    """(B', T, V, C) -> (B', L, D): all T_tok * V tokens, or only those in `keep_idx` (B', L)."""
+    tok = self.embed(x)
+    tok = tok.reshape(tok.shape[0], -1, tok.shape[-1])
+    if keep_idx is not None:
+      tok = jnp.take_along_axis(tok, keep_idx[..., None], axis=1)
+    for block in self.blocks:
+      tok = block(tok, train=train, rngs=rngs)
+    return self.norm(tok)
