@@ -177,7 +177,8 @@ def motion(x: tf.Tensor, coord_dims: int = 3) -> tf.Tensor:
   return tf.concat([d, tf.zeros_like(x[:, :1])], axis=1)
 
 
-def to_stream(x: tf.Tensor, stream: str, parents: np.ndarray | None, coord_dims: int = 3) -> tf.Tensor:
+def to_stream(x: tf.Tensor, stream: str, parents: np.ndarray | None,
+              coord_dims: int = 3) -> tf.Tensor:
   """joint | bone | joint_motion | bone_motion (data.stream)."""
   if stream == "joint":
     return x

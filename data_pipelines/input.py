@@ -8,8 +8,9 @@ Training is an infinite, exactly resumable stream. Each process sees its records
 sequence of epochs; epoch e is its files in a permutation drawn from (seed, e), interleaved, then a
 shuffle buffer seeded by (seed, e, process). Every random number of the sample at position i of
 epoch e comes from the stateless key fold_in(fold_in((seed, process), e), i), so batch k depends
-only on (seed, k): `get_state()` is {"batches": k} (equal on every process, since each yields one
-batch per step) and a pipeline restored with it rebuilds epoch k*B // n and skips the rest.
+only on (seed, k): `get_state()` is {"batches": k, "seed", "global_batch"} (equal on every
+process, since each yields one batch per step; batches may straddle epochs) and a pipeline restored
+with it rebuilds epoch k*B // n and skips the k*B % n raw records before the position (no parsing).
 
 Evaluation is one finite pass in file order; each sample is repeated `num_clips` times (clip c
 draws its sampling offsets from (seed, c)); every process yields the same number of batches (the
@@ -23,6 +24,7 @@ from __future__ import annotations
 import math
 import os
 import struct
+import warnings
 from typing import Any, Iterator
 
 import numpy as np
@@ -113,20 +115,24 @@ class InputPipeline:
     self.channels = int(d.channels)
     info_joints = self.info.get("num_joints")
     if info_joints is not None and int(info_joints) != self.num_joints:
-      raise ValueError(f"data.num_joints={self.num_joints} but {d.dir} holds {info_joints}-joint "
+      raise DataError(f"data.num_joints={self.num_joints} but {d.dir} holds {info_joints}-joint "
                        f"skeletons; set --config.data.num_joints={info_joints}")
     info_channels = self.info.get("channels")
     if info_channels is not None and int(info_channels) < self.channels:
-      raise ValueError(f"data.channels={self.channels} but {d.dir} holds {info_channels} channels")
+      raise DataError(f"data.channels={self.channels} but {d.dir} holds {info_channels} channels")
     self.coord_dims = coord_dims_of(self.info, self.channels)
     pairs = self.info.get("bone_pairs")
     self.parents = augment.bone_parents(pairs, self.num_joints) if pairs else None
     if d.stream not in augment.STREAMS:
       raise ValueError(f"data.stream={d.stream!r} is not one of {', '.join(augment.STREAMS)}")
     if d.stream in ("bone", "bone_motion") and self.parents is None:
-      raise ValueError(f"data.stream={d.stream!r} needs bone_pairs in {d.dir}/dataset_info.json")
+      raise DataError(f"data.stream={d.stream!r} needs bone_pairs in {d.dir}/dataset_info.json")
     if d.normalize not in normalize_lib.MODES:
-      raise ValueError(f"data.normalize={d.normalize!r} is not one of {', '.join(normalize_lib.MODES)}")
+      modes = ", ".join(normalize_lib.MODES)
+      raise ValueError(f"data.normalize={d.normalize!r} is not one of {modes}")
+    if d.normalize == "pyskl" and self.coord_dims != 3:
+      raise DataError("data.normalize='pyskl' (PreNormalize3D) needs 3D skeletons; this dataset "
+                      "is 2D (x, y, score): use 'none' or 'ctrgcn'")
     if d.sampling not in ("crop_resize", "uniform"):
       raise ValueError(f"data.sampling={d.sampling!r} is not one of crop_resize, uniform")
 
@@ -159,14 +165,25 @@ class InputPipeline:
 
   def get_state(self) -> dict:
     """JSON-serialisable position: batches yielded so far (train); identical on every process."""
-    return {"batches": int(self._batches), "seed": self.seed}
+    return {"batches": int(self._batches), "seed": self.seed,
+            "global_batch": self.batch_size * self.process_count}
 
   def set_state(self, state: dict) -> None:
+    """Continues after `state["batches"]` batches. Exact for the same seed, batch size and process
+    count; with another global batch the position is converted to the same number of samples."""
     if not self.train:
       raise ValueError("only training pipelines have a resumable state")
+    batches = int(state["batches"])
     if "seed" in state and int(state["seed"]) != self.seed:
-      raise ValueError(f"input state was saved with seed {state['seed']}, this pipeline has {self.seed}")
-    self._batches = int(state["batches"])
+      warnings.warn(f"input state was saved with seed {state['seed']}, this pipeline has "
+                    f"{self.seed}: the data order will not continue the saved run's")
+    global_batch = self.batch_size * self.process_count
+    saved_global = int(state.get("global_batch", global_batch))
+    if saved_global != global_batch:
+      warnings.warn(f"input state was saved with a global batch of {saved_global}, this run has "
+                    f"{global_batch}: resuming at the same sample count, not exactly")
+      batches = batches * saved_global // global_batch
+    self._batches = batches
     self._iterator = None
 
   def __iter__(self):
@@ -196,6 +213,8 @@ class InputPipeline:
     x = ex["keypoint"][:M, :, :, :C]
     x = tf.pad(x, [[0, M - tf.shape(x)[0]], [0, 0], [0, 0], [0, 0]])
     x = tf.reshape(x, [M, -1, V, C])
+    # A 0-frame record (should not exist) becomes one zero frame instead of failing the gather.
+    x = tf.pad(x, [[0, 0], [0, tf.maximum(1 - tf.shape(x)[1], 0)], [0, 0], [0, 0]])
     valid = augment.valid_length(x, ex["num_frames"])
     x = x[:, :valid]
     x = normalize_lib.normalize(x, self.config.data.normalize, coord_dims=self.coord_dims)
@@ -250,9 +269,12 @@ class InputPipeline:
     order = tf.argsort(tf.random.stateless_uniform([n_files], file_key))
     ds = tf.data.Dataset.from_tensor_slices(tf.gather(files, order))
     cycle = min(n_files, 8)
-    ds = ds.interleave(lambda f: tf.data.TFRecordDataset(f, buffer_size=1 << 20),
-                       cycle_length=cycle, block_length=1,
-                       num_parallel_calls=cycle if cycle > 1 else None, deterministic=True)
+    read = lambda f: tf.data.TFRecordDataset(f, buffer_size=1 << 20)
+    if cycle > 1:
+      ds = ds.interleave(read, cycle_length=cycle, block_length=1, num_parallel_calls=cycle,
+                         deterministic=True)
+    else:
+      ds = ds.flat_map(read)
     if self._shard_records:
       ds = ds.shard(self.process_count, self.process_index)
     shuffle_key = tf.stack([tf.constant(self.seed, tf.int64),
@@ -311,5 +333,5 @@ class InputPipeline:
 
 
 def make(config, split: str, **kwargs: Any) -> InputPipeline:
-  """Shorthand used by tools: `make(config, config.data.train_split, train=True, batch_size=...)`."""
+  """Shorthand: `make(config, config.data.train_split, train=True, batch_size=...)`."""
   return InputPipeline(config, split, **kwargs)

@@ -14,6 +14,8 @@ import json
 import math
 import multiprocessing
 import os
+import re
+import resource
 import sys
 import time
 from typing import Iterator, Sequence
@@ -43,17 +45,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _convert_one(job: tuple[str, catalog.Task]) -> tuple[str, bytes | str]:
-  """Worker: ('ok', serialized record) or ('reject', reason)."""
+def _convert_one(job: tuple[str, catalog.Task]) -> tuple[str, object]:
+  """Worker: ('ok', Sample) or ('reject', reason). Workers stay free of TensorFlow (fast start)."""
   dataset, task = job
   try:
-    sample = catalog.convert(dataset, task)
+    return "ok", catalog.convert(dataset, task)
   except DataError as e:
     return "reject", str(e)
   except Exception as e:  # anything else unreadable is recorded too; conversion goes on
     return "reject", f"{type(e).__name__}: {e}"
-  return "ok", records.serialize(sample.keypoint, sample.label, sample.name, sample.ids,
-                                 num_frames=sample.keypoint.shape[1])
+
+
+def _serialize(sample: catalog.Sample) -> bytes:
+  """records.serialize, made byte-stable: protobuf map order is not fixed across processes, so the
+  Example is re-serialized with sorted keys (deterministic=True)."""
+  tf = records._tf()
+  record = records.serialize(sample.keypoint, sample.label, sample.name, sample.ids,
+                             num_frames=sample.keypoint.shape[1])
+  return tf.train.Example.FromString(record).SerializeToString(deterministic=True)
 
 
 def _results(dataset: str, tasks: Sequence[catalog.Task], workers: int) -> Iterator[tuple]:
@@ -70,13 +79,28 @@ def _results(dataset: str, tasks: Sequence[catalog.Task], workers: int) -> Itera
       yield from pool.imap(_convert_one, chunk, chunksize=8)
 
 
+def _num_shards(expected: int, shard_size: int) -> int:
+  return max(1, math.ceil(expected / shard_size)) if expected else 0
+
+
+def _ensure_open_files(count: int) -> None:
+  """Every shard stays open while converting: raise the soft open-file limit if it is too low."""
+  soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+  need = count + 256  # headroom for Python, TensorFlow and the worker pipes
+  if need <= soft:
+    return
+  if hard != resource.RLIM_INFINITY and need > hard:
+    raise DataError(f"{count} shards exceed the open-file limit ({hard}); pass a larger --shard_size")
+  resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+
+
 class _ShardWriters:
   """One split's shards, written incrementally; sample k goes to shard k mod num_shards."""
 
   def __init__(self, directory: str, split: str, expected: int, shard_size: int):
     tf = records._tf()
     self.count = 0
-    num = max(1, math.ceil(expected / shard_size)) if expected else 0
+    num = _num_shards(expected, shard_size)
     self.paths = [os.path.join(directory, records.shard_name(split, i, num)) for i in range(num)]
     self.writers = [tf.io.TFRecordWriter(p) for p in self.paths]
 
@@ -104,6 +128,9 @@ def prepare(dataset: str, raw_dir: str, out_dir: str, *, workers: int = 1, max_r
             shard_size: int = DEFAULT_SHARD_SIZE, progress: bool = True) -> dict:
   """Converts one dataset; returns the summary (dataset_info plus run figures and `ok`)."""
   spec = catalog.spec(dataset)
+  if shard_size < 1 or not 0.0 <= max_reject <= 1.0:
+    raise DataError(f"--shard_size must be >= 1 and --max_reject in [0, 1], got {shard_size},"
+                    f" {max_reject}")
   t0 = time.perf_counter()
   listing = spec.list_inputs(raw_dir)
   tasks = listing.tasks
@@ -112,6 +139,7 @@ def prepare(dataset: str, raw_dir: str, out_dir: str, *, workers: int = 1, max_r
   os.makedirs(out_dir, exist_ok=True)
   _clear(out_dir, spec.protocols)
   expected = collections.Counter(ps for t in tasks for ps in t.splits)
+  _ensure_open_files(sum(_num_shards(n, shard_size) for n in expected.values()))
   writers = {}
   for protocol, split in sorted(expected):
     os.makedirs(records.split_dir(out_dir, protocol), exist_ok=True)
@@ -119,12 +147,14 @@ def prepare(dataset: str, raw_dir: str, out_dir: str, *, workers: int = 1, max_r
                                              expected[protocol, split], shard_size)
   rejected = list(listing.rejected)
   reasons = collections.Counter()
+  t_convert = time.perf_counter()
   bar = tqdm(total=len(tasks), unit="file", desc=f"prepare {dataset}", disable=not progress)
   try:
     for task, (status, value) in zip(tasks, _results(dataset, tasks, workers)):
       if status == "ok":
+        record = _serialize(value)
         for ps in task.splits:
-          writers[ps].write(value)
+          writers[ps].write(record)
       else:
         rejected.append((task.path, value))
       bar.update(1)
@@ -132,10 +162,11 @@ def prepare(dataset: str, raw_dir: str, out_dir: str, *, workers: int = 1, max_r
     bar.close()
     for w in writers.values():
       w.close()
+  convert_seconds = time.perf_counter() - t_convert
   with open(os.path.join(out_dir, records.REJECTED_FILE), "w") as f:
     for path, reason in rejected:
       f.write(json.dumps({"file": os.path.relpath(path, raw_dir), "reason": reason}) + "\n")
-      reasons[reason.split(":")[0].split(" at line")[0]] += 1
+      reasons[_reason_kind(reason)] += 1
     for path, reason in listing.skipped:
       f.write(json.dumps({"file": os.path.relpath(path, raw_dir), "reason": reason,
                           "skipped": True}) + "\n")
@@ -163,12 +194,18 @@ def prepare(dataset: str, raw_dir: str, out_dir: str, *, workers: int = 1, max_r
   fraction = len(rejected) / max(1, inputs)
   seconds = time.perf_counter() - t0
   return {**info, "inputs": inputs, "reject_fraction": fraction, "reject_reasons": dict(reasons),
-          "seconds": seconds, "ok": fraction <= max_reject}
+          "seconds": seconds, "convert_seconds": convert_seconds, "ok": fraction <= max_reject}
+
+
+def _reason_kind(reason: str) -> str:
+  """A reason with its numbers and quoted values blanked, to count reasons by kind."""
+  return re.sub(r"\d+", "N", re.sub(r"'[^']*'", "'...'", reason))
 
 
 def _print_summary(summary: dict, out_dir: str, max_reject: float) -> None:
+  rate = summary["inputs"] / max(summary["convert_seconds"], 1e-9)
   print(f"prepared {summary['dataset']} into {out_dir} in {summary['seconds']:.1f} s"
-        f" ({summary['inputs'] / max(summary['seconds'], 1e-9):.1f} files/s)")
+        f" (converting at {rate:.1f} files/s)")
   for protocol, counts in summary["protocols"].items():
     print(f"  {protocol or '(single protocol)'}: " +
           ", ".join(f"{split} {n}" for split, n in counts.items()))
@@ -187,7 +224,7 @@ def _print_summary(summary: dict, out_dir: str, max_reject: float) -> None:
 def run(args: argparse.Namespace) -> int:
   """Runs `prepare` from parsed arguments; returns the exit code."""
   try:
-    summary = prepare(args.dataset, args.raw_dir, args.out_dir, workers=args.workers,
+    summary = prepare(args.dataset, args.raw_dir, args.out_dir, workers=max(1, args.workers),
                       max_reject=args.max_reject, shard_size=args.shard_size,
                       progress=not getattr(args, "quiet", False))
   except DataError as e:

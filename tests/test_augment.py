@@ -133,8 +133,8 @@ def test_rotation_matrix_orthonormal_and_matches_numpy():
   x = _x(10)
   a = np.array([0.1, -0.25, 0.3])
   got = aug.rotate(tf.constant(x), tf.constant(a, tf.float32)).numpy()
-  np.testing.assert_allclose(got, np.einsum("mtvc,kc->mtvk", x.astype(np.float64), ref_rotation(*a)),
-                             atol=1e-5)
+  ref = np.einsum("mtvc,kc->mtvk", x.astype(np.float64), ref_rotation(*a))
+  np.testing.assert_allclose(got, ref, atol=1e-5)
   z = np.zeros_like(x)
   assert np.all(aug.rotate(tf.constant(z), tf.constant(a, tf.float32)).numpy() == 0)
 

@@ -1,4 +1,4 @@
-"""InputPipeline (data_pipelines/input.py): batch contract, determinism, exact resume, sharding, eval."""
+"""InputPipeline (data_pipelines/input.py): batch contract, determinism, resume, sharding, eval."""
 import json
 import math
 import os
@@ -174,11 +174,17 @@ def test_determinism_and_seed(data):
 def test_epochs_are_permutations_and_reshuffled(data):
   pipe = InputPipeline(_config(data["dir"]), "train", train=True, batch_size=5, process_index=0,
                        process_count=1)
-  names = [n for b in _take(pipe, 8) for n in b["name"]]
+  batches = _take(pipe, 8)
+  names = [n for b in batches for n in b["name"]]
+  inputs = np.concatenate([b["inputs"] for b in batches])
   epoch0, epoch1 = names[:20], names[20:]
   want = sorted(s[2].encode() for s in data["train"])
   assert sorted(epoch0) == want and sorted(epoch1) == want
   assert epoch0 != epoch1
+  # A record is augmented afresh in every epoch (draws depend on the epoch, not only the position).
+  for i, name in enumerate(epoch0):
+    j = 20 + epoch1.index(name)
+    assert not np.allclose(inputs[i], inputs[j])
 
 
 @pytest.mark.parametrize("n", [3, 5])
@@ -251,5 +257,45 @@ def test_missing_data_raises(tmp_path, data):
     InputPipeline(_config(str(tmp_path)), "train", train=True, batch_size=2, process_index=0,
                   process_count=1)
   with pytest.raises(DataError):
+    InputPipeline(_config(data["dir"], num_joints=20), "train", train=True, batch_size=2,
+                  process_index=0, process_count=1)
+  with pytest.raises(DataError):
     InputPipeline(_config(data["dir"]), "nosuchsplit", train=True, batch_size=2, process_index=0,
                   process_count=1)
+
+
+def test_2d_data_rotates_in_plane_and_keeps_scores(tmp_path):
+  rng = np.random.default_rng(4)
+  root = str(tmp_path)
+  samples = []
+  with tf.io.TFRecordWriter(os.path.join(root, records.shard_name("train", 0, 1))) as w:
+    for i in range(4):
+      kp = rng.uniform(-0.5, 0.5, size=(2, (1, 25, 30, 35)[i], 18, 3)).astype(np.float32)  # T=1 too
+      kp[..., 2] = rng.uniform(0.1, 1.0, size=kp.shape[:-1])  # OpenPose scores
+      samples.append(kp)
+      w.write(records.serialize(kp, i, f"K{i}"))
+  info = {"dataset": "kinetics_skeleton", "num_classes": 4, "num_joints": 18, "channels": 3,
+          "max_persons": 2, "bone_pairs": [(1, 2), (3, 2)], "protocols": {"": {"train": 4}}}
+  with open(os.path.join(root, records.INFO_FILE), "w") as f:
+    json.dump(info, f)
+  cfg = _config(root, num_joints=18, normalize="none", crop_ratio=(1.0, 1.0), rotation=0.3)
+  pipe = InputPipeline(cfg, "train", train=True, batch_size=4, process_index=0, process_count=1)
+  assert pipe.coord_dims == 2
+  b = next(pipe)
+  for x, name in zip(b["inputs"], b["name"]):
+    ref = _ref_resize(samples[int(name[1:])].astype(np.float64), 16)
+    np.testing.assert_allclose(x[..., 2], ref[..., 2], atol=1e-5)  # score untouched
+    np.testing.assert_allclose(np.linalg.norm(x[..., :2], axis=-1),
+                               np.linalg.norm(ref[..., :2], axis=-1), atol=1e-5)  # in-plane
+    assert not np.allclose(x[..., :2], ref[..., :2], atol=1e-3)
+  with pytest.raises(DataError):
+    InputPipeline(_config(root, num_joints=18, normalize="pyskl"), "train", train=True,
+                  batch_size=2, process_index=0, process_count=1)
+
+
+def test_state_with_other_global_batch_keeps_sample_count(data):
+  pipe = InputPipeline(_config(data["dir"]), "train", train=True, batch_size=2, process_index=0,
+                       process_count=1)
+  with pytest.warns(UserWarning):
+    pipe.set_state({"batches": 6, "seed": 0, "global_batch": 4})
+  assert pipe.get_state() == {"batches": 12, "seed": 0, "global_batch": 2}

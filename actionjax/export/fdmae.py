@@ -18,7 +18,7 @@ from actionjax.models.fdmae_encoder import model_dims
 
 
 def _np(v) -> np.ndarray:
-  return np.asarray(v[...], dtype=np.float32)
+  return np.array(v[...], dtype=np.float32)  # a writable copy (torch.from_numpy needs one)
 
 
 def _linear(out: dict, key: str, layer: nnx.Linear) -> None:

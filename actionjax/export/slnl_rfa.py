@@ -36,7 +36,7 @@ def state_dict(model: nnx.Module, config: ml_collections.ConfigDict) -> dict[str
   """The NNX model's parameters and BatchNorm statistics keyed as the mirror's state_dict."""
   del config  # the key map follows the module paths alone
   out: dict[str, np.ndarray] = {}
-  for path, var in nnx.to_flat_state(nnx.state(model, nnx.Param, nnx.BatchStat)):
+  for path, var in nnx.to_flat_state(nnx.state(model, nnx.Any(nnx.Param, nnx.BatchStat))):
     *prefix, leaf = (str(p) for p in path)
     value = np.asarray(var[...], np.float32)
     if leaf == "kernel":

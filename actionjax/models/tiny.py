@@ -16,7 +16,8 @@ class TinyClassifier(nnx.Module):
   def __init__(self, config, *, rngs: nnx.Rngs):
     d = config.data
     width = config.model.get("width", 16)
-    self.embed = nnx.Linear(d.channels * d.num_joints, width, rngs=rngs)
+    # No bias before BatchNorm: BN cancels it, and Adam would amplify its ~0 gradient noise.
+    self.embed = nnx.Linear(d.channels * d.num_joints, width, use_bias=False, rngs=rngs)
     self.norm = nnx.BatchNorm(width, momentum=0.9, rngs=rngs)
     self.temporal = nnx.Conv(width, width, kernel_size=(3,), padding="SAME", rngs=rngs)
     self.dropout = nnx.Dropout(config.model.get("dropout", 0.1))

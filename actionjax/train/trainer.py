@@ -136,12 +136,16 @@ class _Preemption:
       signal.signal(signal.SIGTERM, self._previous)
 
 
-def train(config: ConfigDict, workdir: str, *, quiet: bool = False) -> dict:
-  """Trains `config` in `workdir`, resuming from its latest checkpoint when there is one."""
-  validate(config, jax.device_count())
+def train(config: ConfigDict, workdir: str, *, quiet: bool = False, devices=None, stop_at: int | None = None) -> dict:
+  """Trains `config` in `workdir`, resuming from its latest checkpoint when there is one.
+
+  `devices` restricts the mesh (default: all); `stop_at` saves and stops after that step as a
+  preemption would (the schedule still spans `train.num_steps`)."""
+  devices = jax.devices() if devices is None else list(devices)
+  validate(config, len(devices))
   workdir = os.path.abspath(workdir)
   os.makedirs(workdir, exist_ok=True)
-  mesh = sharding.make_mesh(config)
+  mesh = sharding.make_mesh(config, devices)
   t = config.train
 
   pipeline = make_pipeline(config, config.data.train_split, train=True, batch_size=t.batch_size)
@@ -204,7 +208,8 @@ def train(config: ConfigDict, workdir: str, *, quiet: bool = False) -> dict:
           check_finite(state)
           result["train"] = writer.write(step, jax.device_get(metrics), batch_size=t.batch_size)
         eval_now = t.eval_every_steps and (step % t.eval_every_steps == 0 or step == total_steps)
-        if step % t.checkpoint_every_steps == 0 or step == total_steps or eval_now or preempt.requested:
+        stopping = preempt.requested or step == stop_at
+        if step % t.checkpoint_every_steps == 0 or step == total_steps or eval_now or stopping:
           check_finite(state)
           metrics_eval = None
           if eval_now:
@@ -215,6 +220,9 @@ def train(config: ConfigDict, workdir: str, *, quiet: bool = False) -> dict:
         if preempt.requested:
           writer.print(f"SIGTERM: saved a checkpoint at step {step} in {ckpt.directory}; exiting")
           result["stopped_by"] = "sigterm"
+          break
+        if step == stop_at:
+          result["stopped_by"] = "stop_at"
           break
     result["step"] = step
     result["state"] = state

@@ -16,7 +16,7 @@ from data_pipelines.preprocess import denoise
 DATASETS = ("ntu60", "ntu120", "nwucla", "kinetics_skeleton")
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Task:
   """One raw input: what it is, where it goes; small and picklable (sent to workers)."""
   name: str

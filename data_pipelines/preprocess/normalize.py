@@ -8,10 +8,10 @@ Modes (datasets.md, "Standard preprocessing"):
 - `ctrgcn`: SGN / CTR-GCN `seq_transformation` centring: subtract joint 2 (spine mid) of actor 1 in
   its first non-zero frame from every frame of both actors; actor-frames that were all zero
   (missing actor, zero-padded tail) stay zero.
-- `pyskl`: pyskl `PreNormalize3D`: centre on joint 2 of actor 1's first non-zero frame (frame 0 of a
-  trimmed record), zero joints that were missing, rotate so the spine (joint 1 -> 2) points along +z,
-  then rotate so the shoulders (joint 9 -> 5) point along +x. Unlike pyskl, frames in which actor 1
-  is missing are kept (records are already trimmed by the converter).
+- `pyskl`: pyskl `PreNormalize3D`: centre on joint 2 of actor 1's first non-zero frame (frame 0
+  of a trimmed record), zero joints that were missing, rotate so the spine (joint 1 -> 2) points
+  along +z, then rotate so the shoulders (joint 9 -> 5) point along +x. Unlike pyskl, frames in
+  which actor 1 is missing are kept (records are already trimmed by the converter).
 - `nwucla`: CTR-GCN NW-UCLA recipe: centre on joint 2 of frame 0 (the first non-zero frame of
   actor 1); the recipe's random scale is applied at train time by `augment.scale` (data.scale).
 - `none`: identity.
@@ -64,7 +64,7 @@ def _rotation_to(v: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
 
 
 def pyskl_prenormalize(x: tf.Tensor) -> tf.Tensor:
-  """pyskl PreNormalize3D (3D only): centre, zero missing joints, align spine to +z, shoulders to +x."""
+  """pyskl PreNormalize3D (3D only): centre, zero missing joints, spine to +z, shoulders to +x."""
   f0 = first_nonzero_frame(x)
   present = tf.reduce_any(tf.not_equal(x, 0.0), axis=-1, keepdims=True)  # per joint, as pyskl
   y = tf.where(present, x - x[0, f0, _SPINE_MID], tf.zeros_like(x))

@@ -1,0 +1,77 @@
+"""Multi-tube masking (FD-MAE §II-B) and the DCT band split of Eqs. 4-5."""
+import jax
+import numpy as np
+import pytest
+import scipy.fft
+
+from actionjax.layers import dct, masking
+
+
+def _check_keep(keep, masked):
+  keep, masked = np.asarray(keep), np.asarray(masked).reshape(masked.shape[0], -1)
+  for row_keep, row_masked in zip(keep, masked):
+    np.testing.assert_array_equal(row_keep, np.flatnonzero(~row_masked))  # sorted, exactly the visible
+
+
+def test_tube_mask_ratio_and_tubes():
+  keep, masked = masking.tube_mask(jax.random.key(0), 6, 10, 25, 0.88, 3)
+  masked = np.asarray(masked)
+  assert masked.shape == (6, 10, 25) and keep.shape == (6, 10 * 3)
+  np.testing.assert_array_equal(masked.sum(-1), 22)  # K = 22 of 25 joints at every token step
+  assert masked.mean() == pytest.approx(0.88)
+  for start in range(0, 10, 3):  # tubes [0,3), [3,6), [6,9), [9,10): same joints at every step
+    tube = masked[:, start:start + 3]
+    assert (tube == tube[:, :1]).all()
+  _check_keep(keep, masked)
+
+
+def test_tube_mask_tubes_independent_and_uniform():
+  _, masked = masking.tube_mask(jax.random.key(1), 4000, 6, 25, 0.88, 3)
+  masked = np.asarray(masked, np.float64)
+  a, b = masked[:, 0], masked[:, 3]  # two different tubes
+  assert (a != b).any(axis=-1).mean() > 0.9  # tubes draw their own joints
+  # Independence: P(joint masked in both tubes) = 0.88^2, not 0.88 (identical tubes) or less.
+  assert (a * b).mean() == pytest.approx(0.88 ** 2, abs=0.01)
+  np.testing.assert_allclose(a.mean(0), 0.88, atol=0.03)  # every joint equally likely
+  # Different sequences of a batch get different masks.
+  assert len({tuple(r) for r in masked[:50, 0].astype(int)}) > 40
+
+
+def test_random_mask():
+  keep, masked = masking.random_mask(jax.random.key(2), 3, 10, 25, 0.9)
+  np.testing.assert_array_equal(np.asarray(masked).reshape(3, -1).sum(-1), 225)
+  assert keep.shape == (3, 25)
+  _check_keep(keep, masked)
+  # No tube structure: consecutive steps mask different joint sets.
+  m = np.asarray(masked)
+  assert (m[:, 0] != m[:, 1]).any()
+
+
+def test_dct_matches_scipy():
+  x = np.random.default_rng(0).normal(size=(2, 40, 5, 3))
+  ref = scipy.fft.dct(x, type=2, norm="ortho", axis=1)
+  np.testing.assert_allclose(np.asarray(dct.dct(x.astype(np.float32))), ref, atol=2e-5)
+  np.testing.assert_allclose(np.asarray(dct.idct(ref.astype(np.float32))), x, atol=2e-5)
+
+
+def test_band_split():
+  rng = np.random.default_rng(1)
+  x = rng.normal(size=(3, 48, 4, 3))
+  cutoff = 0.25
+  k = dct.cutoff_index(48, cutoff)
+  assert k == 12
+  high, low = (np.asarray(a, np.float64) for a in dct.band_split(x.astype(np.float32), cutoff, axis=1))
+  np.testing.assert_allclose(high + low, x, atol=2e-5)  # the two targets sum to the motion
+  ch = scipy.fft.dct(high, type=2, norm="ortho", axis=1)
+  cl = scipy.fft.dct(low, type=2, norm="ortho", axis=1)
+  np.testing.assert_allclose(ch[:, :k], 0, atol=2e-5)  # high band: nothing below the cut-off
+  np.testing.assert_allclose(cl[:, k:], 0, atol=2e-5)  # low band: nothing above it
+  # Brute-force float64 reference: explicit orthonormal DCT-II basis, low band = first k rows.
+  n = np.arange(48)
+  basis = np.cos(np.pi * np.arange(48)[:, None] * (2 * n[None] + 1) / 96) * np.sqrt(2 / 48)
+  basis[0] /= np.sqrt(2)
+  coeff = np.einsum("kn,bnvc->bkvc", basis, x)
+  low_ref = np.einsum("kn,bkvc->bnvc", basis[:k], coeff[:, :k])
+  np.testing.assert_allclose(low, low_ref, atol=2e-5)
+  with pytest.raises(ValueError):
+    dct.cutoff_index(48, 0.0)

@@ -1,0 +1,224 @@
+"""FG-STFormer model tests: focal joints (Eqs. 2-3), parts, JP-CA (Eq. 4), FG-TFormer (Eq. 5),
+strides, A_g, configs. Models are built abstractly and filled from numpy (no per-op compiles)."""
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from actionjax import config as config_lib
+from actionjax.layers.attention import MultiHeadAttention
+from actionjax.layers.position import sinusoidal_table
+from actionjax.layers.temporal import TemporalConv
+from actionjax.models import fgstformer as fg
+from actionjax.models import registry
+
+CONFIG = str(pathlib.Path(__file__).resolve().parents[1] / "configs" / "fgstformer.py")
+
+
+def tiny_config(**model):
+  c = config_lib.load(CONFIG + ":demo")
+  c.model.update(dict(channels=(8, 16, 16), depths=(2, 1), num_focal=5, spatial_qk_features=4,
+                      hidden=8, num_classes=3))
+  c.model.update(model)
+  return c
+
+
+def random_model(config, seed=0):
+  """The model's structure with numpy-drawn values (fan-in scaled kernels)."""
+  gd, state = nnx.split(nnx.eval_shape(lambda: registry.create(config, rngs=nnx.Rngs(0))))
+  rng = np.random.default_rng(seed)
+
+  def init(path, leaf):
+    name = jax.tree_util.keystr(path)
+    if "['kernel']" in name:
+      x = rng.normal(size=leaf.shape) / np.sqrt(np.prod(leaf.shape[:-1]))
+    elif "['var']" in name or "['scale']" in name:
+      x = rng.uniform(0.5, 1.5, leaf.shape)
+    else:
+      x = 0.1 * rng.normal(size=leaf.shape)
+    return jnp.asarray(x, leaf.dtype)
+
+  return nnx.merge(gd, jax.tree_util.tree_map_with_path(init, state))
+
+
+def abstract_apply(config, fn, *args):
+  """Shapes of fn(model, *args) without compiling or allocating the model."""
+  gd, state = nnx.split(nnx.eval_shape(lambda: registry.create(config, rngs=nnx.Rngs(0))))
+  return jax.eval_shape(lambda st, *a: fn(nnx.merge(gd, st), *a), state, *args)
+
+
+def test_part_partitions_cover_every_joint_once():
+  for name, v in (("ntu25", 25), ("nwucla20", 20)):
+    parts = fg.PARTS[name]
+    assert len(parts) == 10
+    assert sorted(j for p in parts for j in p) == list(range(v))
+  c = tiny_config()
+  assert fg.part_partition(c) == fg.PARTS["ntu25"]
+  c.data.num_joints = 20
+  assert fg.part_partition(c) == fg.PARTS["nwucla20"]
+  c.model.parts = "((0, 1), (2, 3))"
+  assert fg.part_partition(c) == ((0, 1), (2, 3))
+
+
+def test_focal_joints_are_the_brute_force_top_k():
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(2, 3, 25, 6)).astype(np.float32)
+  w = rng.normal(size=(6,)).astype(np.float32)
+  xj, idx, s = jax.jit(fg.select_focal, static_argnums=2)(x, w, 7)
+  ref_s = 1 / (1 + np.exp(-(x.astype(np.float64) @ w) / np.linalg.norm(w)))
+  np.testing.assert_allclose(s, ref_s, rtol=1e-5)
+  for n in range(2):
+    for t in range(3):
+      order = sorted(range(25), key=lambda j: -ref_s[n, t, j])[:7]
+      assert list(np.asarray(idx[n, t])) == order
+      np.testing.assert_allclose(xj[n, t], x[n, t, order] * ref_s[n, t, order, None], rtol=1e-5)
+
+
+def test_wp_and_global_maps_get_gradients():
+  c = tiny_config(channels=(8, 8), depths=(1, 1))
+  model = random_model(c)
+  x = jnp.asarray(np.random.default_rng(1).normal(size=(2, 2, 8, 25, 3)), jnp.float32)
+  loss = lambda m: (m(x, train=True)["logits"] ** 2).sum()
+  g = nnx.jit(nnx.grad(loss))(model)
+  assert float(jnp.abs(g["w_p"][...]).max()) > 0
+  for layer in ("stage1", "stage2"):
+    key = "sformer" if layer == "stage1" else "joint_s"
+    gm = g[layer][0][key]["attn"]["global_map"][...]
+    assert float(jnp.abs(gm).max()) > 0
+
+
+def test_global_map_is_shared_and_learnable():
+  attn = MultiHeadAttention(4, 4, 4, num_heads=3, qk_features=2, global_map=(5, 5),
+                            rngs=nnx.Rngs(0))
+  assert isinstance(attn.global_map, nnx.Param) and attn.global_map.shape == (3, 5, 5)
+  np.testing.assert_allclose(attn.global_map[...], 0.2)
+  x = jnp.asarray(np.random.default_rng(0).normal(size=(4, 5, 4)), jnp.float32)
+  weights = jax.jit(lambda m, x: m.weights(x, x))
+  a0 = weights(attn, x)
+  delta = np.random.default_rng(1).normal(size=(3, 5, 5)).astype(np.float32)
+  attn.global_map[...] = attn.global_map[...] + delta
+  # The same map is added to every sample's (and head's own) softmax output.
+  np.testing.assert_allclose(weights(attn, x) - a0, np.broadcast_to(delta, a0.shape), atol=1e-6)
+
+
+def test_temporal_conv_dilation_and_stride_brute_force():
+  conv = TemporalConv(3, 4, 7, dilation=2, stride=2, rngs=nnx.Rngs(0))
+  x = np.random.default_rng(0).normal(size=(2, 10, 3, 3))
+  y = np.asarray(jax.jit(lambda m, x: m(x))(conv, jnp.asarray(x, jnp.float32)))
+  k, b = np.asarray(conv.kernel[...], np.float64)[:, 0], np.asarray(conv.bias[...], np.float64)
+  ref = np.zeros((2, 5, 3, 4))
+  for t in range(5):
+    for i in range(7):
+      src = 2 * t + 2 * (i - 3)  # centred on frame 2t, taps 2 apart
+      if 0 <= src < 10:
+        ref[:, t] += x[:, src] @ k[i]
+  np.testing.assert_allclose(y, ref + b, rtol=1e-4, atol=1e-5)
+
+
+def _eq5_numpy(block, x, stride):
+  """Eq. (5) in float64 with brute-force dilated convolutions (norm='none')."""
+  f64 = lambda a: np.asarray(a[...], np.float64)
+  n, t, v, c = x.shape
+  xs = x[:, ::stride]
+  y = (x + sinusoidal_table(t, c)[:, None, :])[:, ::stride]
+  h = block.num_heads
+  q = (y @ f64(block.q.kernel) + f64(block.q.bias)).reshape(*y.shape[:3], h, -1)
+  k = (y @ f64(block.k.kernel) + f64(block.k.bias)).reshape(*y.shape[:3], h, -1)
+  heads = []
+  for i in range(h):
+    conv = block.tcn[i]
+    kern, d = f64(conv.kernel)[:, 0], conv.dilation
+    tp = xs.shape[1]
+    val = np.zeros((n, tp, v, kern.shape[-1])) + f64(conv.bias)
+    for to in range(tp):
+      for j in range(kern.shape[0]):
+        src = to * stride + d * (j - kern.shape[0] // 2)
+        if 0 <= src < t:
+          val[:, to] += x[:, src] @ kern[j]
+    logits = np.einsum("nqvd,nkvd->nvqk", q[..., i, :], k[..., i, :]) / np.sqrt(q.shape[-1])
+    a = np.exp(logits - logits.max(-1, keepdims=True))
+    a /= a.sum(-1, keepdims=True)
+    av = np.einsum("nvqk,nkvc->nqvc", a, val)
+    heads.append(av @ f64(block.w_h[i].kernel) + f64(block.w_h[i].bias) + val)
+  z = np.concatenate(heads, -1) @ f64(block.w_o.kernel) + f64(block.w_o.bias)
+  out = np.where(z > 0, z, block.slope * z)
+  if block.down is not None:
+    return out + xs @ f64(block.down.kernel) + f64(block.down.bias)
+  return out + x
+
+
+@pytest.mark.parametrize("stride,cout", [(1, 6), (2, 12)])
+def test_fg_tformer_matches_eq5_float64(stride, cout):
+  block = fg.TFormer(6, cout, num_heads=2, kernel_size=7, dilations=(1, 2), stride=stride,
+                     mode="fg", norm="none", slope=0.1, rngs=nnx.Rngs(stride))
+  x = np.random.default_rng(0).normal(size=(2, 12, 3, 6))
+  y = jax.jit(lambda m, x: m(x))(block, jnp.asarray(x, jnp.float32))
+  ref = _eq5_numpy(block, x, stride)
+  assert y.shape == ref.shape == (2, 12 // stride, 3, cout)
+  np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-4)
+
+
+def test_paper_shapes_strides_and_jpca():
+  c = config_lib.load(CONFIG + ":ntu60_xsub")
+  assert fg.layer_strides(c.model.channels) == (1, 1, 2, 1, 2, 1, 1, 1)  # layers 3 and 5
+  x = jax.ShapeDtypeStruct((1, 2, 16, 25, 3), jnp.float32)
+
+  shapes, strides = [], []  # static facts collected while tracing
+
+  def trace(model, x):
+    h = model.embed(x.reshape(2, 16, 25, 3))
+    strides.extend(t.tformer.tcn[0].stride for t in model.stage1)
+    for layer in model.stage1:
+      h = layer(h, False)
+      shapes.append(h.shape)
+    f = model.features(x)
+    layer = model.stage2[0]
+    amap = layer.part_to_joint.attn.weights(f["joint"], f["part"])
+    gm = layer.joint_s.attn.global_map[...]
+    return f, amap, gm
+
+  f, amap, gm = abstract_apply(c, trace, x)
+  assert [s[1] for s in shapes] == [16, 16, 8, 8, 4, 4]
+  assert [s[3] for s in shapes] == [64, 64, 128, 128, 256, 256]
+  assert f["joint"].shape == (2, 4, 15, 256) and f["part"].shape == (2, 4, 10, 256)
+  assert f["focal_ids"].shape == (2, 4, 15)
+  assert amap.shape == (2, 4, 3, 15, 10)  # A_jp in R^{K x P} per frame and head (Eq. 4)
+  assert gm.shape == (3, 15, 15)  # A_g over the K focal ranks
+  assert strides == [1, 1, 2, 1, 2, 1]
+
+
+@pytest.mark.parametrize("opts", [
+    dict(focal=False, part_branch=False, jpca=False), dict(jpca=False), dict(temporal="basic"),
+    dict(temporal="tcn"), dict(depths=(1, 2), num_focal=25), dict(person_pool="masked_mean")])
+def test_ablation_switches_build_and_run(opts):
+  c = tiny_config(**opts)
+  x = jax.ShapeDtypeStruct((2, 2, 8, 25, 3), jnp.float32)
+  out = abstract_apply(c, lambda m, x: m(x, train=True), x)
+  assert out["logits"].shape == (2, 3)
+
+
+def test_masked_person_pool_ignores_empty_person():
+  c = tiny_config(person_pool="masked_mean", norm="none", channels=(8, 8), depths=(1, 1))
+  model = random_model(c)
+  x = np.random.default_rng(0).normal(size=(2, 2, 8, 25, 3)).astype(np.float32)
+  x[:, 1] = 0
+  one = x[:, :1]
+  f = jax.jit(lambda m, x: m(x)["logits"])
+  np.testing.assert_allclose(f(model, x), f(model, one), rtol=1e-5, atol=1e-5)
+
+
+def test_configs():
+  for v in ("ntu60_xsub", "ntu60_xview", "ntu120_xsub", "ntu120_xset", "nwucla", "demo"):
+    c = config_lib.load(f"{CONFIG}:{v}")
+    config_lib.validate(c, num_devices=8)
+    assert set(c.keys()) == set(config_lib.base_config().keys())
+  c = config_lib.load(CONFIG + ":ntu120_xset,stream=bone,model.num_focal=9")
+  assert (c.data.stream, c.model.num_focal, c.model.num_classes) == ("bone", 9, 120)
+  assert c.schedule.boundaries_epochs == (50, 70) and c.schedule.base_lr == 0.01
+  u = config_lib.load(CONFIG + ":nwucla")
+  assert (u.data.num_joints, u.data.max_persons, u.data.num_frames, u.data.normalize) == (20, 1, 52, "nwucla")
+  with pytest.raises(config_lib.ConfigError):
+    config_lib.load(CONFIG + ":ntu60_xsub,nosuchkey=1")

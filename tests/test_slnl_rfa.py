@@ -1,0 +1,191 @@
+"""SLnL-rFA pieces against float64 numpy written from the paper's equations, plus the model contract."""
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+
+from actionjax import config as config_lib
+from actionjax import losses
+from actionjax.layers.frequency import FrequencyAttention
+from actionjax.layers.nonlocal_block import NonLocal
+from actionjax.models import registry
+from actionjax.models import slnl_rfa
+
+CONFIG = os.path.join(os.path.dirname(__file__), "..", "configs", "slnl_rfa.py")
+
+
+def _np(a):
+  return np.asarray(a, np.float64)
+
+
+def _gate(gate, avg):  # Eq. 2 with numpy: sigmoid(W1 (W2 a + b1) + b2), no hidden activation
+  b, t, n = avg.shape
+  h = avg.reshape(b, t * n) @ _np(gate.down.kernel[...]) + _np(gate.down.bias[...])
+  z = h @ _np(gate.up.kernel[...]) + _np(gate.up.bias[...])
+  return (1.0 / (1.0 + np.exp(-z))).reshape(b, t, n, 1)
+
+
+def _dft2(x):
+  """Eq. 1 as explicit cosine and sine sums over (t, n): returns (F_cos, F_sin)."""
+  _, t, n, _ = x.shape
+  u, tt = np.arange(t)[:, None], np.arange(t)[None, :]
+  v, nn = np.arange(n)[:, None], np.arange(n)[None, :]
+  ang = -2 * np.pi * ((u * tt / t)[:, None, :, None] + (v * nn / n)[None, :, None, :])  # u v t n
+  return np.einsum("uvtn,btnc->buvc", np.cos(ang), x), np.einsum("uvtn,btnc->buvc", np.sin(ang), x)
+
+
+@pytest.mark.parametrize("variant", ["rfa", "dfa", "sfa", "afa"])
+def test_frequency_attention_matches_eqs_1_to_5(variant):
+  b, t, n, c = 2, 6, 5, 3
+  fa = FrequencyAttention(t, n, variant=variant, ratio=3, rngs=nnx.Rngs(0))
+  x = np.random.default_rng(0).normal(size=(b, t, n, c)).astype(np.float32)
+  f_cos, f_sin = _dft2(_np(x))
+  np.testing.assert_allclose(f_cos + 1j * f_sin, np.fft.fft2(_np(x), axes=(1, 2)), atol=1e-9)
+  if variant == "afa":
+    amp = np.sqrt(f_cos ** 2 + f_sin ** 2)
+    want = np.fft.ifft2(amp * _gate(fa.gate_amp, amp.mean(-1)), axes=(1, 2)).real
+  else:
+    gate_sin = fa.gate_cos if variant == "sfa" else fa.gate_sin
+    m_cos, m_sin = _gate(fa.gate_cos, f_cos.mean(-1)), _gate(gate_sin, f_sin.mean(-1))  # Eq. 2
+    want = np.fft.ifft2(f_cos * m_cos + 1j * f_sin * m_sin, axes=(1, 2)).real          # Eqs. 3-4
+    if variant == "rfa":
+      want = _np(x) + want                                                              # Eq. 5
+  np.testing.assert_allclose(fa(jnp.asarray(x)), want, rtol=1e-4, atol=1e-4)
+
+
+def _positions(kind, t, n):
+  """Omega(i) per position i = (t, n): the positions a non-local module relates it to."""
+  if kind == "temporal":
+    return lambda ti, ni: [(s, ni) for s in range(t)]
+  if kind == "spatial":
+    return lambda ti, ni: [(ti, m) for m in range(n)]
+  return lambda ti, ni: [(s, m) for s in range(t) for m in range(n)]
+
+
+@pytest.mark.parametrize("kind", ["temporal", "spatial", "spatiotemporal"])
+def test_nonlocal_matches_eq6_loop(kind):
+  b, t, n, p, q, l = 2, 4, 3, 5, 6, 3
+  mod = NonLocal(p, q, l, kind=kind, rngs=nnx.Rngs(1))
+  x = np.random.default_rng(1).normal(size=(b, t, n, p)).astype(np.float32)
+  assert np.all(np.asarray(mod(jnp.asarray(x))) == 0.0)  # W_w = 0 at init (§3.3)
+  mod.w.kernel[...] = jax.random.normal(jax.random.key(2), (q, q))
+  wphi, wpsi, wg, ww = (_np(m.kernel[...]) for m in (mod.phi, mod.psi, mod.g, mod.w))
+  xs, omega = _np(x), _positions(kind, t, n)
+  want = np.zeros((b, t, n, q))
+  for bi in range(b):
+    for ti in range(t):
+      for ni in range(n):
+        xi = xs[bi, ti, ni]
+        aff = [np.exp((xi @ wphi) @ (xs[bi, s, m] @ wpsi)) for s, m in omega(ti, ni)]  # Eqs. 8-10
+        y = sum(a * (xs[bi, s, m] @ wg) for a, (s, m) in zip(aff, omega(ti, ni))) / sum(aff)  # Eqs. 6-7
+        want[bi, ti, ni] = y @ ww                                                     # Eq. 11
+  np.testing.assert_allclose(mod(jnp.asarray(x)), want, rtol=1e-4, atol=1e-4)
+
+
+def test_transform_network_matches_sec_3_1():
+  b, t, v, d, k, n_new = 2, 3, 5, 3, 4, 7
+  tr = slnl_rfa.Transform("coord_skeleton", d, v, k, n_new, rngs=nnx.Rngs(3))
+  x = np.random.default_rng(3).normal(size=(b, t, v, d))
+  c, ws = _np(tr.coord[...]), _np(tr.skeleton[...])
+  want = np.zeros((b, t, n_new, k * d))
+  for bi in range(b):
+    for ti in range(t):
+      s = x[bi, ti]                                   # S in R^{N x d}
+      j = np.stack([c @ s[i] for i in range(v)])     # J = C J0 per joint, C in R^{Kd x d}
+      want[bi, ti] = ws @ j                           # S' = W_s S, W_s in R^{N' x N}
+  np.testing.assert_allclose(tr(jnp.asarray(x, jnp.float32)), want, rtol=1e-4, atol=1e-5)
+
+
+def _tiny(**model):
+  c = config_lib.load(f"{CONFIG}:demo")
+  c.data.num_frames, c.data.num_joints, c.data.max_persons = 8, 5, 2
+  c.model.update(num_classes=4, num_coords=2, num_new_joints=6, channels=(8, 8, 16),
+                 kernel_sizes=(3, 3, 3), num_slnl_blocks=2, fa_ratio=4)
+  c.model.update(**model)
+  return c
+
+
+def _x(b=3, seed=0, c=None):
+  c = c or _tiny()
+  shape = (b, c.data.max_persons, c.data.num_frames, c.data.num_joints, c.data.channels)
+  return jnp.asarray(np.random.default_rng(seed).normal(size=shape).astype(np.float32))
+
+
+@nnx.jit
+def _eval(model, x):
+  return model(x)
+
+
+@nnx.jit
+def _train(model, x, key):
+  return model(x, train=True, rngs=nnx.Rngs(dropout=key))
+
+
+def test_contract_and_person_symmetry():
+  c = _tiny()
+  model = registry.create(c, rngs=nnx.Rngs(0))
+  x = _x(c=c)
+  out = _eval(model, x)
+  assert out["logits"].shape == (3, 4) and [a.shape for a in out["aux_logits"]] == [(3, 4)] * 2
+  np.testing.assert_array_equal(out["logits"], _eval(model, x)["logits"])  # eval is deterministic
+  # Persons share weights and are merged by a max: their order does not matter.
+  np.testing.assert_allclose(_eval(model, x[:, ::-1])["logits"], out["logits"], rtol=1e-5, atol=1e-5)
+  mean0 = np.asarray(model.streams[0].blocks[0].bn.mean[...])
+  t1 = _train(model, x, jax.random.key(1))["logits"]
+  t2 = _train(model, x, jax.random.key(2))["logits"]
+  assert not np.allclose(t1, t2)  # dropout draws from the call's rngs
+  assert not np.allclose(model.streams[0].blocks[0].bn.mean[...], mean0)  # train mode updates BN stats
+
+
+def test_velocity_is_frame_difference():
+  x = np.random.default_rng(4).normal(size=(2, 2, 5, 3, 3))
+  want = np.concatenate([x[:, :, 1:] - x[:, :, :-1], np.zeros_like(x[:, :, :1])], axis=2)
+  np.testing.assert_allclose(slnl_rfa.velocity(jnp.asarray(x)), want, atol=1e-6)
+
+
+def test_configs():
+  for variant in ("ntu60_xsub", "ntu60_xview", "kinetics_skeleton", "demo"):
+    c = config_lib.load(f"{CONFIG}:{variant}")
+    config_lib.validate(c)
+    assert len(c.model.channels) == len(c.model.kernel_sizes)
+  k = config_lib.load(f"{CONFIG}:kinetics_skeleton")
+  assert k.model.channels[-2:] == (512, 512) and k.model.kernel_sizes[:2] == (5, 5)
+  assert (k.data.num_joints, k.data.num_frames, k.train.batch_size) == (18, 128, 128)
+  c = config_lib.load(f"{CONFIG}:ntu60_xsub,stream=bone,num_slnl_blocks=3,loss.margin=0.6")
+  assert (c.data.stream, c.model.num_slnl_blocks, c.loss.margin) == ("bone", 3, 0.6)
+  assert "~" not in config_lib.load(f"{CONFIG}:demo").data.dir
+  with pytest.raises(config_lib.ConfigError):
+    config_lib.load(f"{CONFIG}:ntu60_xsub,nonexistent=1")
+
+
+def test_demo_model_loss_falls():
+  c = config_lib.load(f"{CONFIG}:demo")
+  model = registry.create(c, rngs=nnx.Rngs(0))
+  graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+  loss_fn = losses.from_config(c)
+  tx = optax.adam(1e-3)
+  opt = tx.init(params)
+  x = _x(b=4, c=c)
+  batch = {"label": jnp.arange(4) % c.model.num_classes}
+
+  @jax.jit
+  def step(params, rest, opt, key):
+    def f(params):
+      # copy=True: BatchNorm mutates its statistics inside the grad trace.
+      m = nnx.merge(graphdef, params, rest, copy=True)
+      out = m(x, train=True, rngs=nnx.Rngs(dropout=key))
+      return loss_fn(out, batch)[0].mean(), nnx.state(m, nnx.BatchStat)
+    (loss, rest), grads = jax.value_and_grad(f, has_aux=True)(params)
+    updates, opt = tx.update(grads, opt, params)
+    return optax.apply_updates(params, updates), rest, opt, loss
+
+  hist = []
+  for i in range(10):
+    params, rest, opt, loss = step(params, rest, opt, jax.random.key(i))
+    hist.append(float(loss))
+  assert np.all(np.isfinite(hist))
+  assert np.mean(hist[-3:]) < 0.7 * np.mean(hist[:3]), hist
