@@ -66,6 +66,8 @@ def main(argv=None) -> dict:
               NTU120_FILES * cpu_per_file / min(workers, os.cpu_count() or 1) / 60, 1),
           "rejected": summary["rejected"]}
     result["load_avg_1min_after"] = round(os.getloadavg()[0], 2)
+    # Peak resident memory of the writing process (KiB on Linux); flat in --files when streaming.
+    result["peak_rss_mb_parent"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
   finally:
     shutil.rmtree(tmp, ignore_errors=True)
   print(json.dumps(result))

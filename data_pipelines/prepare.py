@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import itertools
 import json
 import math
 import multiprocessing
@@ -27,7 +28,8 @@ from data_pipelines.errors import DataError
 from data_pipelines.formats import catalog
 
 DEFAULT_SHARD_SIZE = 1000  # samples per shard (~30-60 MB of NTU records)
-_WINDOW_PER_WORKER = 64  # tasks in flight per worker: bounds memory of pending results
+_CHUNK = 16  # tasks per worker call
+_CHUNKS_PER_WORKER = 4  # chunks in flight per worker: bounds memory of finished samples
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,18 +67,27 @@ def _serialize(sample: catalog.Sample) -> bytes:
   return tf.train.Example.FromString(record).SerializeToString(deterministic=True)
 
 
+def _convert_chunk(dataset: str, tasks: Sequence[catalog.Task]) -> list[tuple[str, object]]:
+  return [_convert_one((dataset, t)) for t in tasks]
+
+
 def _results(dataset: str, tasks: Sequence[catalog.Task], workers: int) -> Iterator[tuple]:
-  """Conversion results in input order, `workers` processes, a bounded window at a time."""
-  jobs = ((dataset, t) for t in tasks)
+  """Conversion results in input order from `workers` processes; a sliding window of chunks keeps
+  the workers busy while bounding how many finished samples wait in memory."""
   if workers <= 1:
-    yield from map(_convert_one, jobs)
+    yield from (_convert_one((dataset, t)) for t in tasks)
     return
+  chunks = (tasks[i:i + _CHUNK] for i in range(0, len(tasks), _CHUNK))
   # spawn: the parent has TensorFlow loaded, and forking it can deadlock.
   with multiprocessing.get_context("spawn").Pool(workers) as pool:
-    window = workers * _WINDOW_PER_WORKER
-    for start in range(0, len(tasks), window):
-      chunk = [(dataset, t) for t in tasks[start:start + window]]
-      yield from pool.imap(_convert_one, chunk, chunksize=8)
+    pending = collections.deque(pool.apply_async(_convert_chunk, (dataset, c))
+                                for c in itertools.islice(chunks, workers * _CHUNKS_PER_WORKER))
+    while pending:
+      done = pending.popleft().get()
+      following = next(chunks, None)
+      if following is not None:
+        pending.append(pool.apply_async(_convert_chunk, (dataset, following)))
+      yield from done
 
 
 def _num_shards(expected: int, shard_size: int) -> int:
@@ -179,6 +190,7 @@ def prepare(dataset: str, raw_dir: str, out_dir: str, *, workers: int = 1, max_r
       "class_names": listing.class_names,
       "num_joints": spec.num_joints,
       "channels": spec.channels,
+      "coord_dims": spec.coord_dims,
       "max_persons": 2,
       "bone_pairs": [list(p) for p in spec.bone_pairs],
       "protocols": protocols,

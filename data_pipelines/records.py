@@ -31,7 +31,10 @@ ID_KEYS = ("setup", "camera", "performer", "replication", "subject", "view", "ep
 
 def _tf():
   import tensorflow as tf  # local import: keeps `import data_pipelines` light
-  tf.config.set_visible_devices([], "GPU")
+  try:
+    tf.config.set_visible_devices([], "GPU")  # TF must never take accelerator memory from JAX
+  except (RuntimeError, ValueError):  # devices already initialised: too late, harmless on CPU
+    pass
   return tf
 
 

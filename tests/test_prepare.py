@@ -70,6 +70,7 @@ def test_ntu_round_trip_equals_reader_and_denoiser(ntu_raw, ntu_out):
     assert sorted(seen) == names
   assert info["num_classes"] == 60 and info["class_names"][:2] == ["drink water", "eat meal/snack"]
   assert info["num_joints"] == 25 and info["channels"] == 3 and info["max_persons"] == 2
+  assert info["coord_dims"] == 3 and info["preprocessing_version"] == "ctrgcn-denoise-1"
   assert info["bone_pairs"][1] == [2, 21] and info["rejected"] == 0
   present = set(names)
   assert info["absent"] == sum(n not in present for n in splits.ntu_available_names("ntu60"))
@@ -214,7 +215,7 @@ def test_kinetics_prepare(tmp_path):
   assert (len(train), len(test)) == (17, 6)  # 18 train clips, one without skeleton; val -> test
   assert info["protocols"] == {"": {"train": 17, "test": 6}} and info["absent"] == 1
   assert info["class_names"] == [f"synthetic action {i}" for i in range(3)]
-  assert info["num_joints"] == 18 and len(info["bone_pairs"]) == 18
+  assert info["num_joints"] == 18 and len(info["bone_pairs"]) == 18 and info["coord_dims"] == 2
   lines = {line["file"]: line for line in rejected_lines(out)}
   assert lines[f"kinetics_train/{clip}.json"]["skipped"] and "no skeleton" in lines[
       f"kinetics_train/{clip}.json"]["reason"]

@@ -18,6 +18,11 @@ from actionjax.models import slnl_rfa
 CONFIG = os.path.join(os.path.dirname(__file__), "..", "configs", "slnl_rfa.py")
 
 
+def _rngs(seed):
+  # rbg keys: the eager per-shape initialiser compiles cost half of threefry's (test time only).
+  return nnx.Rngs(jax.random.key(seed, impl="rbg"))
+
+
 def _np(a):
   return np.asarray(a, np.float64)
 
@@ -41,7 +46,7 @@ def _dft2(x):
 @pytest.mark.parametrize("variant", ["rfa", "dfa", "sfa", "afa"])
 def test_frequency_attention_matches_eqs_1_to_5(variant):
   b, t, n, c = 2, 6, 5, 3
-  fa = FrequencyAttention(t, n, variant=variant, ratio=3, rngs=nnx.Rngs(0))
+  fa = FrequencyAttention(t, n, variant=variant, ratio=3, rngs=_rngs(0))
   x = np.random.default_rng(0).normal(size=(b, t, n, c)).astype(np.float32)
   f_cos, f_sin = _dft2(_np(x))
   np.testing.assert_allclose(f_cos + 1j * f_sin, np.fft.fft2(_np(x), axes=(1, 2)), atol=1e-9)
@@ -69,7 +74,7 @@ def _positions(kind, t, n):
 @pytest.mark.parametrize("kind", ["temporal", "spatial", "spatiotemporal"])
 def test_nonlocal_matches_eq6_loop(kind):
   b, t, n, p, q, l = 2, 4, 3, 5, 6, 3
-  mod = NonLocal(p, q, l, kind=kind, rngs=nnx.Rngs(1))
+  mod = NonLocal(p, q, l, kind=kind, rngs=_rngs(1))
   x = np.random.default_rng(1).normal(size=(b, t, n, p)).astype(np.float32)
   assert np.all(np.asarray(mod(jnp.asarray(x))) == 0.0)  # W_w = 0 at init (§3.3)
   mod.w.kernel[...] = jax.random.normal(jax.random.key(2), (q, q))
@@ -88,7 +93,7 @@ def test_nonlocal_matches_eq6_loop(kind):
 
 def test_transform_network_matches_sec_3_1():
   b, t, v, d, k, n_new = 2, 3, 5, 3, 4, 7
-  tr = slnl_rfa.Transform("coord_skeleton", d, v, k, n_new, rngs=nnx.Rngs(3))
+  tr = slnl_rfa.Transform("coord_skeleton", d, v, k, n_new, rngs=_rngs(3))
   x = np.random.default_rng(3).normal(size=(b, t, v, d))
   c, ws = _np(tr.coord[...]), _np(tr.skeleton[...])
   want = np.zeros((b, t, n_new, k * d))
@@ -127,7 +132,7 @@ def _train(model, x, key):
 
 def test_contract_and_person_symmetry():
   c = _tiny()
-  model = registry.create(c, rngs=nnx.Rngs(0))
+  model = registry.create(c, rngs=_rngs(0))
   x = _x(c=c)
   out = _eval(model, x)
   assert out["logits"].shape == (3, 4) and [a.shape for a in out["aux_logits"]] == [(3, 4)] * 2
@@ -164,7 +169,7 @@ def test_configs():
 
 def test_demo_model_loss_falls():
   c = config_lib.load(f"{CONFIG}:demo")
-  model = registry.create(c, rngs=nnx.Rngs(0))
+  model = registry.create(c, rngs=_rngs(0))
   graphdef, params, rest = nnx.split(model, nnx.Param, ...)
   loss_fn = losses.from_config(c)
   tx = optax.adam(1e-3)

@@ -52,6 +52,7 @@ class Spec:
   channels: int
   bone_pairs: tuple[tuple[int, int], ...]
   preprocessing_version: str
+  coord_dims: int  # leading channels that are coordinates (Kinetics: x, y then a score)
   list_inputs: Callable[[str], Listing]
   convert: Callable[[Task], Sample]
 
@@ -199,14 +200,15 @@ def _convert_kinetics(task: Task) -> Sample:
 
 SPECS = {
     "ntu60": Spec("ntu60", splits.NTU_PROTOCOLS["ntu60"], ntu.NUM_JOINTS, 3, ntu.BONE_PAIRS,
-                  denoise.PREPROCESSING_VERSION["ntu"], lambda d: _list_ntu("ntu60", d), _convert_ntu),
+                  denoise.PREPROCESSING_VERSION["ntu"], 3, lambda d: _list_ntu("ntu60", d),
+                  _convert_ntu),
     "ntu120": Spec("ntu120", splits.NTU_PROTOCOLS["ntu120"], ntu.NUM_JOINTS, 3, ntu.BONE_PAIRS,
-                   denoise.PREPROCESSING_VERSION["ntu"], lambda d: _list_ntu("ntu120", d),
+                   denoise.PREPROCESSING_VERSION["ntu"], 3, lambda d: _list_ntu("ntu120", d),
                    _convert_ntu),
     "nwucla": Spec("nwucla", ("",), nwucla.NUM_JOINTS, 3, nwucla.BONE_PAIRS,
-                   denoise.PREPROCESSING_VERSION["nwucla"], _list_nwucla, _convert_nwucla),
+                   denoise.PREPROCESSING_VERSION["nwucla"], 3, _list_nwucla, _convert_nwucla),
     "kinetics_skeleton": Spec("kinetics_skeleton", ("",), kinetics.NUM_JOINTS, 3,
-                              kinetics.BONE_PAIRS, denoise.PREPROCESSING_VERSION["kinetics"],
+                              kinetics.BONE_PAIRS, denoise.PREPROCESSING_VERSION["kinetics"], 2,
                               _list_kinetics, _convert_kinetics),
 }
 
