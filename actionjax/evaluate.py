@@ -137,7 +137,7 @@ def ensemble(score_files: Sequence[str], weights: Sequence[float] | None = None)
       raise EnsembleError(f"{path} holds a different sample set than {score_files[0]}"
                           f" (e.g. missing {only_a}, extra {only_b}); evaluate all runs on the same split")
     if np.any(labels != ref_labels):
-      bad = ref_names[np.argmax(labels != ref_labels)]
+      bad = str(ref_names[np.argmax(labels != ref_labels)])
       raise EnsembleError(f"{path} disagrees with {score_files[0]} on the label of {bad!r}")
     if logits.shape[1] != total.shape[1]:
       raise EnsembleError(f"{path} has {logits.shape[1]} classes, {score_files[0]} has {total.shape[1]}")

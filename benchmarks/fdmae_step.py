@@ -177,7 +177,7 @@ def torch_step_time(x: np.ndarray, steps: int, c) -> float:
     noise = torch.rand(b * mm, -(-t_tok // m.tube_len), v, generator=g)
     tube = noise.argsort(-1).argsort(-1) < k
     masked = tube.repeat_interleave(m.tube_len, 1)[:, :t_tok].float()
-    keep = masked.reshape(b * mm, -1).argsort(-1, stable=True)[:, : t_tok * (v - k)]
+    keep = masked.reshape(b * mm, -1).argsort(dim=-1, stable=True)[:, : t_tok * (v - k)]
     opt.zero_grad(set_to_none=True)
     loss = loss_fn(model, ema, xt, keep, masked)
     loss.backward()

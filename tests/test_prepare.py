@@ -99,16 +99,18 @@ def test_workers_give_byte_identical_shards(ntu_raw, ntu_out, tmp_path):
 def write_bad_ntu_files(raw):
   good = open(os.path.join(raw, sorted(os.listdir(raw))[0]), newline="").read()
   lines = good.split("\r\n")
+  j = next(i for i, line in enumerate(lines) if len(line.split()) == 12)  # first joint line
+
+  def first_field(value):
+    return "\r\n".join(lines[:j] + [value + lines[j][lines[j].index(" "):]] + lines[j + 1:])
+
   bad = {
       "S001C001P001R002A003": good[: len(good) // 2],  # truncated
       "S001C001P002R002A003": good.replace("\r\n25\r\n", "\r\n24\r\n", 1),  # wrong joint count
-      "S001C001P003R002A003": "\r\n".join(lines[:4] + ["abc" + lines[4][lines[4].index(" "):]]
-                                          + lines[5:]),
+      "S001C001P003R002A003": first_field("abc"),  # non-numeric field
       "S001C001P004R002A003": "",  # empty file
-      "S001C001P005R002A003": "\r\n".join(lines[:4] + ["nan" + lines[4][lines[4].index(" "):]]
-                                          + lines[5:]),
-      "S001C001P006R002A003": "\r\n".join(lines[:4] + ["inf" + lines[4][lines[4].index(" "):]]
-                                          + lines[5:]),
+      "S001C001P005R002A003": first_field("nan"),
+      "S001C001P006R002A003": first_field("inf"),
       "S001C001P001R002A000": good,  # unknown action id
       "S001C001P001R002A121": good,  # unknown action id
       "S01C001P001R002A003": good,  # malformed name
