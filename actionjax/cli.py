@@ -163,9 +163,10 @@ def _error_types() -> tuple:
   from actionjax.train.setup import InitError
   from actionjax.train.trainer import TrainError
   from actionjax.workdir import WorkdirError
+  from actionjax.export import ExportError
   from data_pipelines.errors import DataError
   return (ConfigError, EnsembleError, CheckpointError, InitError, TrainError, WorkdirError, DataError,
-          FileNotFoundError)
+          ExportError, FileNotFoundError)
 
 
 def main(argv: list[str] | None = None) -> int:

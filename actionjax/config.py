@@ -105,6 +105,8 @@ def load(spec: str, overrides: Sequence[str] = ()) -> ConfigDict:
     raise ConfigError(f"unknown variant {arg!r} of {path}; variants: {', '.join(variants)}")
   config = module.get_config(arg) if arg else module.get_config()
   apply_overrides(config, overrides)
+  config.data.dir = os.path.expanduser(config.data.dir)
+  config.init.checkpoint = os.path.expanduser(config.init.checkpoint)
   return config
 
 

@@ -80,7 +80,6 @@ def get_config(arg: str = "ntu60_xsub") -> ml_collections.ConfigDict:
     raise config_lib.ConfigError(f"unknown variant {variant!r}; variants: {', '.join(VARIANTS)}")
   c = config_lib.base_config()
   c.model = _model()
-  c.seed = 0
   # §4.1 data preparation: random crop ratio U[0.5, 1] for training, central 0.95 for testing,
   # bilinear resize to a fixed length; the input BN then normalises the scale, so no other
   # normalisation and no rotation augmentation (neither is in the paper).
@@ -125,7 +124,7 @@ def get_config(arg: str = "ntu60_xsub") -> ml_collections.ConfigDict:
     c.model.num_slnl_blocks = 2
     c.model.fa_ratio = 8
     c.schedule.decay_rate = 0.98
-    c.train.batch_size, c.train.num_steps = 16, 150
+    c.train.batch_size, c.train.num_steps = 16, 80
     c.train.log_every_steps, c.train.checkpoint_every_steps = 10, 50
   _apply_options(c, options)
   return c

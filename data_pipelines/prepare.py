@@ -59,12 +59,8 @@ def _convert_one(job: tuple[str, catalog.Task]) -> tuple[str, object]:
 
 
 def _serialize(sample: catalog.Sample) -> bytes:
-  """records.serialize, made byte-stable: protobuf map order is not fixed across processes, so the
-  Example is re-serialized with sorted keys (deterministic=True)."""
-  tf = records._tf()
-  record = records.serialize(sample.keypoint, sample.label, sample.name, sample.ids,
-                             num_frames=sample.keypoint.shape[1])
-  return tf.train.Example.FromString(record).SerializeToString(deterministic=True)
+  return records.serialize(sample.keypoint, sample.label, sample.name, sample.ids,
+                           num_frames=sample.keypoint.shape[1])
 
 
 def _convert_chunk(dataset: str, tasks: Sequence[catalog.Task]) -> list[tuple[str, object]]:

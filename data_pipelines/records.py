@@ -12,8 +12,9 @@ Layout of a prepared directory:
   <out_dir>/<protocol>/<split>-00000-of-00004.tfrecord   (protocol '' -> <out_dir>/<split>-...)
 
 `dataset_info.json` holds: dataset, num_classes, class_names, num_joints, channels, max_persons,
-bone_pairs (1-based pairs), protocols {protocol: {split: count}}, preprocessing_version, absent,
-rejected.
+bone_pairs (1-based pairs), coord_dims (3, or 2 for (x, y, score) data), protocols
+{protocol: {split: count}}, preprocessing_version, absent, rejected, skipped. M is 1 or 2 (the
+actors the denoiser selected); the input pipeline pads to data.max_persons.
 """
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ def serialize(keypoint: np.ndarray, label: int, name: str, ids: Mapping[str, int
   }
   for key, value in (ids or {}).items():
     feature[key] = int64([int(value)])
-  return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+  # deterministic=True sorts the feature map: byte-identical shards across processes and runs.
+  return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString(deterministic=True)
 
 
 def feature_spec(id_keys=()) -> dict:

@@ -8,10 +8,14 @@ Input: the unpatchified decoder features S' (B', T_tok, V, D) (one step per toke
 With MAMP's t_patch = 4 the high output is at the path's frame rate (T) and the low one at T / 2:
 high frequencies at the finer, low frequencies at the coarser temporal scale.
 All convolutions act along time only (kernel (k, 1) over (T, V)), shared over joints.
+
+The strided transposed convolutions and the grouped convolutions are written as einsums: on XLA:CPU
+their convolution forms took 0.8 s and 1.2 s for one backward pass at batch 8 (vs ~0.05 s here).
 """
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 from flax import nnx
 
 
@@ -19,16 +23,49 @@ def _gelu(x: jax.Array) -> jax.Array:
   return jax.nn.gelu(x, approximate=False)
 
 
+class TemporalUpsample(nnx.Module):
+  """Transposed convolution with kernel = stride = s along time: y[s t + j] = x[t] W_j + b."""
+
+  def __init__(self, in_features: int, out_features: int, scale: int, *, rngs: nnx.Rngs):
+    init = nnx.initializers.lecun_normal(in_axis=1, out_axis=2)
+    self.kernel = nnx.Param(init(rngs.params(), (scale, in_features, out_features)))
+    self.bias = nnx.Param(jnp.zeros((out_features,)))
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    b, t, v, _ = x.shape
+    k = self.kernel[...].astype(x.dtype)
+    y = jnp.einsum("btvc,scd->btsvd", x, k).reshape(b, t * k.shape[0], v, -1)
+    return y + self.bias[...].astype(x.dtype)
+
+
+class TemporalGroupConv(nnx.Module):
+  """Grouped convolution along time, 'SAME' padding, stride 1: kernel (k, groups, C/g, D/g)."""
+
+  def __init__(self, in_features: int, out_features: int, kernel_size: int, groups: int, *, rngs: nnx.Rngs):
+    if in_features % groups or out_features % groups:
+      raise ValueError(f"channels {in_features}->{out_features} not divisible by groups={groups}")
+    init = nnx.initializers.lecun_normal(in_axis=(0, 2), out_axis=3)
+    self.kernel = nnx.Param(init(rngs.params(), (kernel_size, groups, in_features // groups,
+                                                 out_features // groups)))
+    self.bias = nnx.Param(jnp.zeros((out_features,)))
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    k = self.kernel[...].astype(x.dtype)
+    n, g = k.shape[0], k.shape[1]
+    b, t, v, c = x.shape
+    xp = jnp.pad(x, ((0, 0), (n // 2, n - 1 - n // 2), (0, 0), (0, 0)))
+    win = jnp.stack([xp[:, j:j + t] for j in range(n)], axis=3).reshape(b, t, v, n, g, c // g)
+    return jnp.einsum("btvkgc,kgcd->btvgd", win, k).reshape(b, t, v, -1) + self.bias[...].astype(x.dtype)
+
+
 class _Branch(nnx.Module):
   """Feature mapping + feature reconstruction for one scale."""
 
   def __init__(self, width: int, groups: int, out_channels: int, *, rngs: nnx.Rngs):
-    conv = lambda cin, cout, k, g=1: nnx.Conv(cin, cout, (k, 1), padding="SAME", feature_group_count=g,
-                                              rngs=rngs)
-    self.map_group = conv(width, width, 3, groups)
-    self.map_point = conv(width, width, 1)
-    self.rec_group = conv(width, width, 3, groups)
-    self.rec_point = conv(width, width, 1)
+    self.map_group = TemporalGroupConv(width, width, 3, groups, rngs=rngs)
+    self.map_point = nnx.Linear(width, width, rngs=rngs)
+    self.rec_group = TemporalGroupConv(width, width, 3, groups, rngs=rngs)
+    self.rec_point = nnx.Linear(width, width, rngs=rngs)
     self.rec_up = nnx.ConvTranspose(width, out_channels, (3, 1), padding="SAME", rngs=rngs)
 
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -45,11 +82,9 @@ class SSFRM(nnx.Module):
                rngs: nnx.Rngs):
     if t_patch % 2:
       raise ValueError(f"SSFRM needs an even t_patch (high scale t_patch, low t_patch / 2); got {t_patch}")
-    up = lambda cin, cout, k, s: nnx.ConvTranspose(cin, cout, (k, 1), strides=(s, 1),
-                                                   padding="VALID" if k == s else "SAME", rngs=rngs)
-    self.up_low1 = up(in_dim, width, t_patch // 2, t_patch // 2)
-    self.up_low2 = up(width, width, 3, 1)
-    self.up_high = up(in_dim, width, t_patch, t_patch)
+    self.up_low1 = TemporalUpsample(in_dim, width, t_patch // 2, rngs=rngs)
+    self.up_low2 = nnx.ConvTranspose(width, width, (3, 1), padding="SAME", rngs=rngs)
+    self.up_high = TemporalUpsample(in_dim, width, t_patch, rngs=rngs)
     self.low = _Branch(width, groups, out_channels, rngs=rngs)
     self.high = _Branch(width, groups, out_channels, rngs=rngs)
 

@@ -60,13 +60,14 @@ def layer_strides(channels: Sequence[int]) -> tuple[int, ...]:
 
 
 class Norm(nnx.Module):
-  """BatchNorm over all but the channel axis, or identity (`norm='none'`)."""
+  """BatchNorm over all but the channel axis, or identity (`norm='none'`). The float32 running
+  statistics would promote a bf16 input; the output is cast back to the input dtype."""
 
   def __init__(self, features: int, kind: str, *, rngs: nnx.Rngs):
     self.bn = nnx.BatchNorm(features, momentum=0.9, epsilon=1e-5, rngs=rngs) if kind == "batch" else None
 
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-    return x if self.bn is None else self.bn(x, use_running_average=not train)
+    return x if self.bn is None else self.bn(x, use_running_average=not train).astype(x.dtype)
 
 
 class SFormer(nnx.Module):

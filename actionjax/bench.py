@@ -1,0 +1,110 @@
+"""`actionjax bench`: steady-state train/eval step throughput, compile time, peak host memory,
+parameter count and model FLOPs (XLA cost analysis) on random inputs of the config's shape."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from actionjax import config as config_lib
+from actionjax.train import setup as setup_lib
+from actionjax.train import sharding
+from actionjax.train.step import make_eval_step, make_train_step
+
+
+def input_shape(config, batch: int) -> tuple[int, ...]:
+  d = config.data
+  return (batch, d.max_persons, d.num_frames, d.num_joints, d.channels)
+
+
+def _flops(compiled) -> float:
+  cost = compiled.cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  return float(cost.get("flops", 0.0)) if cost else 0.0
+
+
+def _time(fn, steps: int) -> float:
+  """Median seconds per call over `steps` calls (after one warm-up call)."""
+  jax.block_until_ready(fn())
+  times = []
+  for _ in range(steps):
+    t = time.perf_counter()
+    jax.block_until_ready(fn())
+    times.append(time.perf_counter() - t)
+  return float(np.median(times))
+
+
+def bench_config(config, *, batch_size: int | None = None, steps: int = 10) -> dict:
+  """Measures one config; returns a JSON-able dict."""
+  if batch_size:
+    config.train.batch_size = batch_size
+  if not config.model.num_classes:
+    config.model.num_classes = 60
+  config_lib.validate(config, jax.device_count())
+  b = config.train.batch_size
+  mesh = sharding.make_mesh(config)
+  setup = setup_lib.build(config, mesh, steps_per_epoch=1000, total_steps=100000)
+  state = setup_lib.init_state(setup)
+  n_params = int(sum(np.prod(x.shape) for x in jax.tree.leaves(state.params)))
+  rng = np.random.default_rng(0)
+  local = {"inputs": rng.standard_normal(input_shape(config, b)).astype(np.float32),
+           "label": rng.integers(0, config.model.num_classes, b).astype(np.int32)}
+  batch = sharding.global_batch(local, mesh)
+
+  train_step = jax.jit(make_train_step(setup.graphdef, config, setup.tx, setup.lr, setup.uses_ema),
+                       in_shardings=(setup.state_shardings, sharding.batch_sharding(mesh)),
+                       out_shardings=(setup.state_shardings, sharding.replicated(mesh)), donate_argnums=(0,))
+  eval_step = jax.jit(make_eval_step(setup.graphdef, config, use_ema=False),
+                      in_shardings=(setup.state_shardings, sharding.batch_sharding(mesh)))
+  with jax.set_mesh(mesh):
+    t = time.perf_counter()
+    train_compiled = train_step.lower(state, batch).compile()
+    train_compile_s = time.perf_counter() - t
+    has_logits = not config.loss.name == "model"
+    if has_logits:
+      t = time.perf_counter()
+      eval_compiled = eval_step.lower(state, batch["inputs"]).compile()
+      eval_compile_s = time.perf_counter() - t
+    holder = {"state": state}
+
+    def one_train():
+      holder["state"], metrics = train_compiled(holder["state"], batch)
+      return metrics["loss"]
+
+    train_s = _time(one_train, steps)
+    eval_s = _time(lambda: eval_compiled(holder["state"], batch["inputs"]), steps) if has_logits else None
+
+  train_flops = _flops(train_compiled)
+  eval_flops = _flops(eval_compiled) if has_logits else 0.0
+  out = {
+      "model": config.model.name, "batch_size": b, "input_shape": list(input_shape(config, b)),
+      "dtype": config.train.dtype, "devices": jax.device_count(), "platform": jax.devices()[0].platform,
+      "device_kind": jax.devices()[0].device_kind, "host": platform.node(), "parameters": n_params,
+      "train_step_s": train_s, "train_samples_per_s": b / train_s, "train_compile_s": train_compile_s,
+      "train_flops_per_sample": train_flops / b, "train_achieved_flops_per_s": train_flops / train_s,
+      "peak_host_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+  }
+  if has_logits:
+    out.update({"eval_step_s": eval_s, "eval_samples_per_s": b / eval_s, "eval_compile_s": eval_compile_s,
+                "model_flops_per_sample": eval_flops / b, "eval_achieved_flops_per_s": eval_flops / eval_s})
+  return out
+
+
+def run_bench(config_spec: str, overrides=(), *, batch_size: int | None = None, steps: int = 10,
+              out: str | None = None) -> dict:
+  config = config_lib.load(config_spec, overrides)
+  result = bench_config(config, batch_size=batch_size, steps=steps)
+  result["config"] = config_spec
+  text = json.dumps(result, indent=2)
+  print(text)
+  if out:
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    with open(out, "w") as f:
+      f.write(text + "\n")
+  return result
