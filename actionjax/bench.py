@@ -23,10 +23,12 @@ def input_shape(config, batch: int) -> tuple[int, ...]:
   return (batch, d.max_persons, d.num_frames, d.num_joints, d.channels)
 
 
-def _flops(compiled) -> float:
+def _flops(compiled, data_parallel: int) -> float:
+  """Whole-batch FLOPs: XLA reports one partition's, and each `data` shard does 1/n of the batch
+  (the `model` axis only replicates work today)."""
   cost = compiled.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-  return float(cost.get("flops", 0.0)) if cost else 0.0
+  return float(cost.get("flops", 0.0)) * data_parallel if cost else 0.0
 
 
 def _time(fn, steps: int) -> float:
@@ -80,8 +82,8 @@ def bench_config(config, *, batch_size: int | None = None, steps: int = 10) -> d
     train_s = _time(one_train, steps)
     eval_s = _time(lambda: eval_compiled(holder["state"], batch["inputs"]), steps) if has_logits else None
 
-  train_flops = _flops(train_compiled)
-  eval_flops = _flops(eval_compiled) if has_logits else 0.0
+  train_flops = _flops(train_compiled, mesh.shape["data"])
+  eval_flops = _flops(eval_compiled, mesh.shape["data"]) if has_logits else 0.0
   out = {
       "model": config.model.name, "batch_size": b, "input_shape": list(input_shape(config, b)),
       "dtype": config.train.dtype, "devices": jax.device_count(), "platform": jax.devices()[0].platform,

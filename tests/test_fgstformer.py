@@ -222,3 +222,12 @@ def test_configs():
   assert (u.data.num_joints, u.data.max_persons, u.data.num_frames, u.data.normalize) == (20, 1, 52, "nwucla")
   with pytest.raises(config_lib.ConfigError):
     config_lib.load(CONFIG + ":ntu60_xsub,nosuchkey=1")
+
+
+def test_bfloat16_compute_path_stays_bfloat16():
+  c = tiny_config()
+  gd, p, r = nnx.split(nnx.eval_shape(lambda: registry.create(c, rngs=nnx.Rngs(0))), nnx.Param, ...)
+  p16 = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, jnp.bfloat16), p)
+  x = jax.ShapeDtypeStruct((2, 2, 8, 25, 3), jnp.bfloat16)
+  out = jax.eval_shape(lambda p, r, x: nnx.merge(gd, p, r)(x, train=True)["logits"], p16, r, x)
+  assert out.dtype == jnp.bfloat16

@@ -252,6 +252,8 @@ class FGSTFormer(nnx.Module):
     if m.jpca and not m.part_branch:
       raise ValueError("model.jpca needs model.part_branch")
     v = d.num_joints
+    if m.focal and not 0 < m.num_focal <= v:
+      raise ValueError(f"model.num_focal={m.num_focal} must be in [1, data.num_joints={v}]")
     self.strides = layer_strides(widths)
     self.slope, self.person_pool = m.leaky_slope, m.person_pool
     self.focal = m.focal and l2 > 0
