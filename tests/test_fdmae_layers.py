@@ -75,3 +75,29 @@ def test_band_split():
   np.testing.assert_allclose(low, low_ref, atol=2e-5)
   with pytest.raises(ValueError):
     dct.cutoff_index(48, 0.0)
+
+
+def test_ssfrm_convs_match_brute_force():
+  from flax import nnx
+  from actionjax.models.fdmae_sfr import SSFRM, TemporalGroupConv, TemporalUpsample
+  rng = np.random.default_rng(3)
+  x = rng.normal(size=(2, 5, 3, 4)).astype(np.float32)  # (B, T, V, C)
+  conv = TemporalGroupConv(4, 6, 3, 2, rngs=nnx.Rngs(0))
+  conv.bias.set_value(rng.normal(size=6).astype(np.float32))
+  w, bias = np.asarray(conv.kernel[...], np.float64), np.asarray(conv.bias[...], np.float64)
+  ref = np.zeros((2, 5, 3, 6)) + bias
+  for t in range(5):
+    for j in range(3):  # 'SAME', kernel 3: taps t-1, t, t+1
+      if 0 <= t + j - 1 < 5:
+        for g in range(2):
+          ref[:, t, :, 3 * g:3 * g + 3] += x[:, t + j - 1, :, 2 * g:2 * g + 2] @ w[j, g]
+  np.testing.assert_allclose(np.asarray(conv(x)), ref, atol=1e-5)
+  up = TemporalUpsample(4, 6, 4, rngs=nnx.Rngs(1))
+  w = np.asarray(up.kernel[...], np.float64)
+  ref = np.zeros((2, 20, 3, 6))
+  for t in range(5):
+    for j in range(4):
+      ref[:, 4 * t + j] = x[:, t] @ w[j]
+  np.testing.assert_allclose(np.asarray(up(x)), ref, atol=1e-5)
+  high, low = SSFRM(4, 8, 2, 4, 3, rngs=nnx.Rngs(2))(x)
+  assert high.shape == (2, 20, 3, 3) and low.shape == (2, 10, 3, 3)

@@ -46,11 +46,9 @@ class Checkpointer:
   def latest_step(self) -> int | None:
     return self.manager.latest_step()
 
-  def best_step(self) -> int | None:
-    return self.manager.best_step() if self.best_metric else None
-
   def save(self, step: int, state: Any, meta: dict, metrics: dict | None = None) -> None:
     metrics = {k: float(v) for k, v in (metrics or {}).items()} or None
+    meta = dict(meta, metrics=metrics or {})
     self.manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
                                                     meta=ocp.args.JsonSave(meta)),
                       metrics=metrics, force=True)
@@ -66,11 +64,12 @@ class Checkpointer:
     if which in (None, "latest"):
       return steps[-1]
     if which == "best":
-      best = self.best_step()
-      if best is None:
-        raise CheckpointError(f"no checkpoint in {self.directory} has eval metrics for 'best';"
-                              " use --checkpoint latest")
-      return best
+      scored = {s: self.read_meta(s).get("metrics", {}) for s in steps}
+      scored = {s: m[self.best_metric] for s, m in scored.items() if self.best_metric in m}
+      if not scored:
+        raise CheckpointError(f"no checkpoint in {self.directory} has eval metrics for 'best'"
+                              " (set train.eval_every_steps when training); use --checkpoint latest")
+      return max(scored, key=lambda s: (scored[s], s))
     step = int(which)
     if step not in steps:
       raise CheckpointError(f"no checkpoint at step {step} in {self.directory}; available: {steps}")
