@@ -51,7 +51,7 @@ def to_torch(workdir: str, checkpoint: str | int = "latest"):
     raise ExportError("a pre-training workdir has no classifier to run in PyTorch; export it with --to mamp"
                       " (encoder keys) or fine-tune it first")
   module = conv.torch_model(config)
-  sd = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in conv.state_dict(model, config).items()}
+  sd = {k: torch.from_numpy(np.array(v, order="C")) for k, v in conv.state_dict(model, config).items()}
   module.load_state_dict(sd, strict=True)
   return module.eval()
 
@@ -59,7 +59,7 @@ def to_torch(workdir: str, checkpoint: str | int = "latest"):
 def export_file(workdir: str, *, to: str = "torch", out: str, checkpoint: str | int = "latest") -> str:
   """Writes the state_dict to `out`: `.safetensors` by extension, otherwise a `torch.save` file."""
   import torch
-  sd = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state_dict(workdir, to=to, checkpoint=checkpoint).items()}
+  sd = {k: torch.from_numpy(np.array(v, order="C")) for k, v in state_dict(workdir, to=to, checkpoint=checkpoint).items()}
   os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
   if out.endswith(".safetensors"):
     from safetensors.torch import save_file
