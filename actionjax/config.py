@@ -45,6 +45,7 @@ def base_config() -> ConfigDict:
       "num_clips": 1,           # test clips averaged per sample
       "shuffle_buffer": 2048,
       "synthetic": "",          # demo configs: generate synthetic raw data into data.dir if empty
+      "label_fraction": 1.0,    # < 1: train on a deterministic per-class subset (semi-supervised)
   })
   c.train = ConfigDict({
       "batch_size": 32,         # global, over all processes and devices
@@ -193,6 +194,8 @@ def validate(config: ConfigDict, num_devices: int | None = None) -> None:
     raise ConfigError(f"train.ema_decay must be in [0, 1), got {t.ema_decay}")
   if not 0.0 <= t.label_smoothing < 1.0:
     raise ConfigError(f"train.label_smoothing must be in [0, 1), got {t.label_smoothing}")
+  if not 0.0 < config.data.label_fraction <= 1.0:
+    raise ConfigError(f"data.label_fraction must be in (0, 1], got {config.data.label_fraction}")
   if config.schedule.base_lr <= 0:
     raise ConfigError(f"schedule.base_lr must be positive, got {config.schedule.base_lr}")
   if num_devices is not None:

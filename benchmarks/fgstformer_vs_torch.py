@@ -4,7 +4,7 @@ Also reports parameters and FLOPs per sample of the NTU-60 paper config (T=128, 
 model's step time at batch 16 and a per-block forward+backward breakdown with two formulations
 of the dilated temporal convolution. Writes benchmarks/results/fgstformer_vs_torch.json.
 
-  python benchmarks/fgstformer_vs_torch.py [--batch 8] [--steps 5] [--frames 128]
+  python benchmarks/fgstformer_vs_torch.py [--batch 8] [--steps 3] [--frames 128]
 """
 from __future__ import annotations
 
@@ -156,7 +156,7 @@ def block_breakdown(batch, frames, steps):
 def main():
   ap = argparse.ArgumentParser()
   ap.add_argument("--batch", type=int, default=8)
-  ap.add_argument("--steps", type=int, default=5)
+  ap.add_argument("--steps", type=int, default=3)
   ap.add_argument("--frames", type=int, default=128)
   ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "fgstformer_vs_torch.json"))
   args = ap.parse_args()

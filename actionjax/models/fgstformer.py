@@ -15,6 +15,8 @@ Choices where the paper is silent (each also a config key under `config.model`):
 - Persons are folded into the batch and their pooled features averaged before the classifier;
   `person_pool='mean'` averages the all-zero second person of single-actor samples in, as CTR-GCN
   does; 'masked_mean' averages only persons with a non-zero input.
+- Dropout: the paper uses none (`dropout=0.0`); a positive rate drops fc1's output with the
+  call's `rngs.dropout()`.
 """
 from __future__ import annotations
 

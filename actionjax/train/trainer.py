@@ -114,6 +114,24 @@ def eval_logits(setup: setup_lib.Setup, state, pipeline, use_ema: bool):
   return evaluate_lib.aggregate_clips(names, np.concatenate(labels), np.concatenate(logits))
 
 
+def use_label_subset(config: ConfigDict, workdir: str) -> None:
+  """Points data.dir at a per-class `data.label_fraction` subset of the training labels, made once
+  in the workdir (its names in `label_subset/subset_names.txt`); evaluation uses the full test split."""
+  from data_pipelines import subset
+  if config.data.synthetic:
+    from data_pipelines import demo_data
+    demo_data.ensure_data(config)
+    config.data.synthetic = ""
+  out = os.path.join(workdir, "label_subset")
+  if jax.process_index() == 0:
+    subset.make_label_subset(config.data.dir, config.data.protocol, config.data.train_split,
+                             config.data.label_fraction, config.seed, out)
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils
+    multihost_utils.sync_global_devices("label_subset")
+  config.data.dir, config.data.label_fraction = out, 1.0
+
+
 class _Preemption:
   """Turns SIGTERM into a flag the loop checks after each step (save, then exit 0)."""
 
@@ -147,6 +165,8 @@ def train(config: ConfigDict, workdir: str, *, quiet: bool = False, devices=None
   os.makedirs(workdir, exist_ok=True)
   mesh = sharding.make_mesh(config, devices)
   t = config.train
+  if config.data.label_fraction < 1.0:
+    use_label_subset(config, workdir)
 
   pipeline = make_pipeline(config, config.data.train_split, train=True, batch_size=t.batch_size)
   resolve_num_classes(config, pipeline.info)
