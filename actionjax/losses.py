@@ -98,6 +98,8 @@ def from_config(config: ml_collections.ConfigDict):
       "soft_margin_focal": lambda z, y: soft_margin_focal_loss(z, y, gamma=gamma, margin=margin),
   }
   if name in margin_losses:
+    if config.train.mixup_alpha > 0 or ls:
+      raise ValueError(f"loss.name={name!r} takes hard labels: set train.mixup_alpha=0 and train.label_smoothing=0")
     # L = L_p + L_v + L_c (Eqs. 20-21): the same loss on `logits` and every `aux_logits` head.
     fn = margin_losses[name]
     return _classification(lambda logits, batch: fn(logits, batch["label"]))

@@ -24,6 +24,7 @@ from flax import nnx
 
 from actionjax import config as config_lib
 from actionjax.models import fdmae, registry
+from actionjax.models.fdmae_encoder import ENCODER_KEYS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -40,7 +41,7 @@ def param_counts() -> dict:
     params = nnx.state(m, nnx.Param)
     out[v] = count(params)
     if v == "ntu60_xsub_pretrain":
-      out["encoder"] = sum(count(params[k]) for k in ("joints_embed", "pos_embed", "temp_embed", "blocks", "norm"))
+      out["encoder"] = sum(count(params[k]) for k in ENCODER_KEYS)
       out["ssfrm"] = count(params["sfr"])
   return out
 
@@ -185,7 +186,7 @@ def torch_step_time(x: np.ndarray, steps: int, c) -> float:
     with torch.no_grad():
       for pe, po in zip(ema.parameters(), model.parameters()):
         pe.mul_(c.train.ema_decay).add_(po, alpha=1 - c.train.ema_decay)
-    return float(loss)
+    return float(loss.detach())
 
   step(0)
   times = []
@@ -204,11 +205,11 @@ def main() -> None:
   args = ap.parse_args()
   c = config_lib.load(os.path.join(HERE, "..", "configs", "fdmae.py:ntu60_xsub_pretrain"))
   m, d = c.model, c.data
-  x = np.cumsum(np.random.default_rng(0).normal(
-      size=(args.batch, d.max_persons, d.num_frames, d.num_joints, d.channels)) * 0.01, axis=2).astype(np.float32)
+  shape = (args.batch, d.max_persons, d.num_frames, d.num_joints, d.channels)
+  x = np.cumsum(np.random.default_rng(0).normal(size=shape) * 0.01, axis=2).astype(np.float32)
   result = {
-      "device": f"{jax.devices()[0].platform} x{len(jax.devices())} ({platform.processor() or platform.machine()},"
-                f" {os.cpu_count()} cores visible)",
+      "device": f"{jax.devices()[0].platform} x{len(jax.devices())}"
+                f" ({platform.processor() or platform.machine()}, {os.cpu_count()} cores visible)",
       "load_average_at_start": os.getloadavg(),
       "config": "ntu60_xsub_pretrain", "batch": args.batch, "persons": d.max_persons,
       "frames_per_path": d.num_frames // 2, "mask_ratio": m.mask_ratio, "steps_timed": args.steps,
@@ -220,7 +221,8 @@ def main() -> None:
     import torch
     result["torch_threads"] = torch.get_num_threads()
     torch_s = torch_step_time(x, args.steps, c)
-    result.update(torch_step_s=torch_s, torch_clips_per_s=args.batch / torch_s, speedup_jax_over_torch=torch_s / jax_s)
+    result.update(torch_step_s=torch_s, torch_clips_per_s=args.batch / torch_s,
+                  speedup_jax_over_torch=torch_s / jax_s)
   result["load_average_at_end"] = os.getloadavg()
   os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
   with open(os.path.join(HERE, "results", "fdmae_step.json"), "w") as f:

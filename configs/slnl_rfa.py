@@ -106,7 +106,6 @@ def get_config(arg: str = "ntu60_xsub") -> ml_collections.ConfigDict:
     c.model.num_slnl_blocks = 5 if variant == "ntu60_xsub" else 3
   elif variant == "kinetics_skeleton":
     c.data.dataset, c.data.protocol = "kinetics_skeleton", ""
-    c.data.eval_split = "val"
     c.data.num_frames, c.data.num_joints, c.data.channels, c.data.max_persons = 128, 18, 3, 2
     c.model.num_classes = 400
     c.model.channels = (64, 64, 128, 128, 256, 256, 512, 512)

@@ -24,6 +24,11 @@ def _abstract(config):
   return nnx.eval_shape(lambda: registry.create(config, rngs=nnx.Rngs(0)))
 
 
+def _flat(tree) -> dict:
+  """'blocks.0.attn.qkv.kernel' -> leaf (nnx State leaves carry a '..value' suffix)."""
+  return {optim.path_str(p).removesuffix("..value"): v for p, v in jax.tree_util.tree_leaves_with_path(tree)}
+
+
 def test_all_variants_validate():
   variants = _variants()
   assert len(variants) == 4 * 5 + 3
@@ -60,12 +65,12 @@ def test_linear_freeze_and_finetune_layer_decay():
   c = config_lib.load(f"{SPEC}:ntu60_xsub_linear")
   params = nnx.state(_abstract(c), nnx.Param)
   frozen = optim.frozen_mask(params, c.optimizer.freeze)
-  flat = {optim.path_str(p).removesuffix("..value"): f for p, f in jax.tree_util.tree_leaves_with_path(frozen)}
+  flat = _flat(frozen)
   assert {k for k, f in flat.items() if not f} == {"head.fc.kernel", "head.fc.bias"}
   c = config_lib.load(f"{SPEC}:ntu60_xsub_finetune")
   model = _abstract(c)
   scales = optim.layer_scales(nnx.state(model, nnx.Param), model, c.optimizer.layer_decay)
-  flat = {optim.path_str(p).removesuffix("..value"): s for p, s in jax.tree_util.tree_leaves_with_path(scales)}
+  flat = _flat(scales)
   np.testing.assert_allclose(flat["pos_embed"], 0.8 ** 9)
   np.testing.assert_allclose(flat["joints_embed.proj.kernel"], 0.8 ** 9)
   np.testing.assert_allclose(flat["blocks.0.attn.qkv.kernel"], 0.8 ** 8)

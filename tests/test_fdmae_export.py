@@ -9,7 +9,7 @@ from flax import nnx
 from actionjax.config import base_config
 from actionjax.export import fdmae as export
 from actionjax.models import registry
-from tests.mamp_reference import MampTransformer
+from mamp_reference import MampTransformer
 
 # mamp_interop.md, depth 8, dim 256, 60 classes.
 _ENCODER = {"temp_embed": (1, 30, 1, 256), "pos_embed": (1, 1, 25, 256),

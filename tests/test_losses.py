@@ -114,6 +114,9 @@ def test_from_config_adds_aux_heads():
   for name, ref in [("focal", _np_fl(z, y, 2.0)), ("soft_margin_ce", _np_sm(z, y, 0.4) + _np_ce(z, y))]:
     c.loss.name = name
     np.testing.assert_allclose(losses.from_config(c)({"logits": z}, {"label": y})[0], ref, rtol=1e-5, atol=1e-5)
+  c.train.mixup_alpha = 0.2  # soft MixUp targets would be silently ignored
+  with pytest.raises(ValueError, match="mixup_alpha"):
+    losses.from_config(c)
   c.loss.name = "nope"
   with pytest.raises(ValueError, match="soft_margin_focal"):
     losses.from_config(c)

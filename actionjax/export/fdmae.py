@@ -69,7 +69,6 @@ def state_dict(model: nnx.Module, config: ml_collections.ConfigDict) -> dict[str
   return mamp_state_dict(model, config)
 
 
-to_state_dict = state_dict  # the name docs/architecture.md gives the exporter
 
 
 def torch_model(config: ml_collections.ConfigDict):

@@ -52,4 +52,3 @@ def state_dict(model: nnx.Module, config: ml_collections.ConfigDict) -> dict[str
   return out
 
 
-to_state_dict = state_dict  # the name docs/architecture.md uses

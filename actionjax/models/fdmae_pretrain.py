@@ -62,7 +62,8 @@ class FDMAEPretrain(EncoderMixin, nnx.Module):
       raise ValueError(f"data.num_frames={d.num_frames} must be even: odd/even frames form two equal paths")
     self._init_encoder(config, d.num_frames // 2, m.get("drop_path", 0.0), rngs)
     g = lambda key, default: m.get(key, default)
-    self.mask_ratio, self.masking, self.tube_len = g("mask_ratio", 0.88), g("masking", "tube"), g("tube_len", 3)
+    self.mask_ratio, self.tube_len = g("mask_ratio", 0.88), g("tube_len", 3)
+    self.masking = g("masking", "tube")
     if self.masking not in ("tube", "random"):
       raise ValueError(f"model.masking={self.masking!r} is not one of tube, random")
     self.dual_path, self.freq_recon = g("dual_path", True), g("freq_recon", True)
