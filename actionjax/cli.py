@@ -85,7 +85,7 @@ def _cmd_export(args) -> int:
 
 def _cmd_demo(args) -> int:
   from actionjax.demo import run_demo
-  return run_demo(args.workdir, overrides=args.overrides)
+  return run_demo(args.workdir, overrides=args.overrides, samples_per_class=args.samples_per_class)
 
 
 def _cmd_bench(args) -> int:
@@ -145,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
                      description="Generates a synthetic NTU-format dataset, prepares it, trains the demo"
                      " FG-STFormer, evaluates, exports to PyTorch and prints where everything is.")
   p.add_argument("--workdir", default="actionjax_demo", help="where the demo writes (default ./actionjax_demo)")
+  p.add_argument("--samples_per_class", type=int, default=40, help="synthetic samples per class (default 40)")
   p.set_defaults(func=_cmd_demo)
 
   p = sub.add_parser("bench", help="measure step throughput, compile time, memory and FLOPs", epilog=_EPILOG)

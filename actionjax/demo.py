@@ -17,7 +17,7 @@ def _banner(msg: str) -> None:
   print(f"\n== {msg}", flush=True)
 
 
-def run_demo(workdir: str, overrides=()) -> int:
+def run_demo(workdir: str, overrides=(), samples_per_class: int = SAMPLES_PER_CLASS) -> int:
   from actionjax import config as config_lib
   from actionjax import export
   from actionjax.eval_cli import evaluate_workdir
@@ -32,7 +32,7 @@ def run_demo(workdir: str, overrides=()) -> int:
 
   _banner(f"1/5 synthetic NTU RGB+D raw files -> {raw_dir}")
   if not os.path.isdir(raw_dir) or not os.listdir(raw_dir):
-    files = synthetic.write_ntu(raw_dir, num_classes=config.model.num_classes, samples_per_class=SAMPLES_PER_CLASS,
+    files = synthetic.write_ntu(raw_dir, num_classes=config.model.num_classes, samples_per_class=samples_per_class,
                                 seed=config.seed)
     print(f"wrote {len(files)} .skeleton files ({config.model.num_classes} classes)")
   else:

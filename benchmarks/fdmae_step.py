@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import os
 import platform
@@ -46,18 +47,19 @@ def param_counts() -> dict:
   return out
 
 
-def jax_step_time(config, x: np.ndarray, steps: int) -> tuple[float, float]:
+def jax_runner(config, x: np.ndarray):
+  """(run() -> seconds of one train step, compile seconds)."""
   model = registry.create(config, rngs=nnx.Rngs(0))
   graphdef, params, rest = nnx.split(model, nnx.Param, ...)
   tx = optax.adamw(1e-3, b1=0.9, b2=0.95, weight_decay=0.05)
-  state = (params, params, tx.init(params))
+  state = (params, jax.tree.map(jnp.copy, params), tx.init(params))  # distinct buffers: donated
   gamma = config.train.ema_decay
 
   def loss_fn(p, ema_p, key, x):
     m, e = nnx.merge(graphdef, p, rest), nnx.merge(graphdef, ema_p, rest)
     return m(x, train=True, rngs=nnx.Rngs(mask=key), ema=e)["loss"].mean()
 
-  @jax.jit
+  @functools.partial(jax.jit, donate_argnums=0)
   def step(state, key, x):
     p, ema_p, opt = state
     loss, g = jax.value_and_grad(loss_fn)(p, ema_p, key, x)
@@ -66,20 +68,23 @@ def jax_step_time(config, x: np.ndarray, steps: int) -> tuple[float, float]:
     return (p, fdmae.ema_update(ema_p, p, gamma), opt), loss
 
   xj = jnp.asarray(x)
+  box = {"state": state, "i": 0}
   t0 = time.perf_counter()
-  state, loss = step(state, jax.random.key(0), xj)
+  box["state"], loss = step(box["state"], jax.random.key(0), xj)
   loss.block_until_ready()
   compile_s = time.perf_counter() - t0
-  times = []
-  for i in range(steps):
+
+  def run() -> float:
+    box["i"] += 1
     t0 = time.perf_counter()
-    state, loss = step(state, jax.random.key(i + 1), xj)
+    box["state"], loss = step(box["state"], jax.random.key(box["i"]), xj)
     loss.block_until_ready()
-    times.append(time.perf_counter() - t0)
-  return float(np.median(times)), compile_s
+    return time.perf_counter() - t0
+  return run, compile_s
 
 
-def torch_step_time(x: np.ndarray, steps: int, c) -> float:
+def torch_runner(x: np.ndarray, c):
+  """run() -> seconds of one same-size PyTorch train step (after one warm-up step)."""
   import torch
   import torch.nn.functional as F
   from torch import nn
@@ -189,12 +194,13 @@ def torch_step_time(x: np.ndarray, steps: int, c) -> float:
     return float(loss.detach())
 
   step(0)
-  times = []
-  for i in range(steps):
+  seeds = iter(range(1, 1 << 30))
+
+  def run() -> float:
     t0 = time.perf_counter()
-    step(i + 1)
-    times.append(time.perf_counter() - t0)
-  return float(np.median(times))
+    step(next(seeds))
+    return time.perf_counter() - t0
+  return run
 
 
 def main() -> None:
@@ -215,13 +221,24 @@ def main() -> None:
       "frames_per_path": d.num_frames // 2, "mask_ratio": m.mask_ratio, "steps_timed": args.steps,
       "params": param_counts(),
   }
-  jax_s, compile_s = jax_step_time(c, x, args.steps)
-  result.update(jax_step_s=jax_s, jax_compile_s=compile_s, jax_clips_per_s=args.batch / jax_s)
+  run_jax, compile_s = jax_runner(c, x)
+  run_torch = None
   if not args.no_torch:
     import torch
     result["torch_threads"] = torch.get_num_threads()
-    torch_s = torch_step_time(x, args.steps, c)
-    result.update(torch_step_s=torch_s, torch_clips_per_s=args.batch / torch_s,
+    run_torch = torch_runner(x, c)
+  # Alternate the two so that both see the same background load (this machine is shared).
+  jax_t, torch_t = [], []
+  for _ in range(args.steps):
+    jax_t.append(run_jax())
+    if run_torch is not None:
+      torch_t.append(run_torch())
+  jax_s = float(np.median(jax_t))
+  result.update(jax_step_s=jax_s, jax_step_times=jax_t, jax_compile_s=compile_s,
+                jax_clips_per_s=args.batch / jax_s)
+  if run_torch is not None:
+    torch_s = float(np.median(torch_t))
+    result.update(torch_step_s=torch_s, torch_step_times=torch_t, torch_clips_per_s=args.batch / torch_s,
                   speedup_jax_over_torch=torch_s / jax_s)
   result["load_average_at_end"] = os.getloadavg()
   os.makedirs(os.path.join(HERE, "results"), exist_ok=True)

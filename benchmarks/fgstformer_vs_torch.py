@@ -62,7 +62,7 @@ def time_it(fn, n):
   return (time.perf_counter() - t) / n
 
 
-def bench_train(config, batch, steps, rounds=2):
+def bench_train(config, batch, steps, rounds=3):
   model = registry.create(config, rngs=nnx.Rngs(0))
   d = config.data
   rng = np.random.default_rng(0)
@@ -94,6 +94,8 @@ def bench_train(config, batch, steps, rounds=2):
     jt.append(time_it(jax_once, steps))
     tt.append(time_it(torch_once, steps))
   return {"jax_step_s": min(jt), "torch_step_s": min(tt), "jax_compile_s": compile_s,
+          "jax_rounds_s": jt, "torch_rounds_s": tt,
+          "round_speedups": [b / a for a, b in zip(jt, tt)],
           "jax_samples_per_s": batch / min(jt), "torch_samples_per_s": batch / min(tt),
           "speedup_jax_over_torch": min(tt) / min(jt)}
 

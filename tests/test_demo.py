@@ -9,7 +9,7 @@ import sys
 def test_demo_short(tmp_path):
   env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1", TF_CPP_MIN_LOG_LEVEL="3")
   r = subprocess.run([sys.executable, "-m", "actionjax.cli", "demo", "--workdir", str(tmp_path),
-                      "--config.train.num_steps=6", "--config.train.log_every_steps=3"],
+                      "--samples_per_class=12", "--config.train.num_steps=6", "--config.train.log_every_steps=3"],
                      capture_output=True, text=True, env=env, timeout=600)
   assert r.returncode == 0, r.stderr[-3000:]
   out = r.stdout
@@ -17,7 +17,7 @@ def test_demo_short(tmp_path):
   m = json.load(open(tmp_path / "run" / "eval" / "test" / "metrics.json"))
   assert m["step"] == 6 and m["num_samples"] > 0
   assert (tmp_path / "run" / "eval" / "test" / "confusion.png").exists()
-  assert len(os.listdir(tmp_path / "raw")) >= 8 * 10
+  assert len(os.listdir(tmp_path / "raw")) >= 8 * 12
   assert (tmp_path / "fgstformer_demo.pt").stat().st_size > 10000
   diff = float(re.search(r"max \|logit diff\| vs JAX: ([0-9.e+-]+)", out).group(1))
   assert diff < 1e-4
