@@ -62,7 +62,6 @@ def model_config(num_classes: int, decoder_depth: int) -> config_lib.ConfigDict:
       "head": "linear",             # linear | finetune
       "head_hidden": 2048,
       "head_dropout": 0.3,
-      "label_fraction": 1.0,        # semi-supervised: fraction of training labels per class (data side)
   })
 
 
@@ -119,7 +118,7 @@ def _finetune(c: config_lib.ConfigDict, label_fraction: float = 1.0) -> None:
   c.model.name = "fdmae_classifier"
   c.model.head = "finetune"
   c.model.drop_path = 0.3
-  c.model.label_fraction = label_fraction
+  c.data.label_fraction = label_fraction  # per-class subset, names saved in <workdir>/label_subset
   c.data.num_frames = ENCODER_FRAMES
   c.train.batch_size = 24
   c.train.num_epochs = 100.0

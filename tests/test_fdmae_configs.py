@@ -41,7 +41,7 @@ def test_all_variants_validate():
     else:
       assert c.model.name == "fdmae_classifier" and c.init.checkpoint == ""
     if stage in ("semi1", "semi10"):
-      assert c.model.label_fraction == {"semi1": 0.01, "semi10": 0.1}[stage]
+      assert c.data.label_fraction == {"semi1": 0.01, "semi10": 0.1}[stage]
     if v.startswith("demo"):
       assert c.data.synthetic == "ntu60" and "~" not in c.data.dir and c.model.num_classes == 8
   assert config_lib.load(f"{SPEC}:ntu120_xsub_pretrain").model.decoder_depth == 5

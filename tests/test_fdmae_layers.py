@@ -102,3 +102,20 @@ def test_ssfrm_convs_match_brute_force():
   # SSFRM output scales (x t_patch and x t_patch / 2), traced without running.
   high, low = jax.eval_shape(lambda z: SSFRM(4, 8, 2, 4, 3, rngs=nnx.Rngs(2))(z), x)
   assert high.shape == (2, 20, 3, 3) and low.shape == (2, 10, 3, 3)
+
+
+def test_attention_per_sequence_equals_batched():
+  from flax import nnx
+  from actionjax.models.fdmae_encoder import Attention
+  x = np.random.default_rng(4).normal(size=(3, 7, 8)).astype(np.float32)
+  a = Attention(8, 2, per_sequence=False, rngs=nnx.Rngs(0))
+  b = Attention(8, 2, per_sequence=True, rngs=nnx.Rngs(0))
+  np.testing.assert_allclose(np.asarray(a(x)), np.asarray(b(x)), atol=1e-6)
+  # Against a float64 reference: softmax(q k^T / sqrt(hd)) v per head, heads contiguous in qkv.
+  qkv = x.astype(np.float64) @ np.asarray(a.qkv.kernel[...], np.float64) + np.asarray(a.qkv.bias[...])
+  q, k, v = (qkv[..., i * 8:(i + 1) * 8].reshape(3, 7, 2, 4).transpose(0, 2, 1, 3) for i in range(3))
+  s = q @ k.transpose(0, 1, 3, 2) / 2.0
+  p = np.exp(s - s.max(-1, keepdims=True))
+  o = ((p / p.sum(-1, keepdims=True)) @ v).transpose(0, 2, 1, 3).reshape(3, 7, 8)
+  ref = o @ np.asarray(a.proj.kernel[...], np.float64) + np.asarray(a.proj.bias[...])
+  np.testing.assert_allclose(np.asarray(a(x)), ref, atol=1e-5)

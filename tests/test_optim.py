@@ -55,18 +55,19 @@ def test_sgd_nesterov_coupled_decay_matches_torch_formula():
 def test_adamw_mask_layer_decay_and_freeze():
   c = _cfg()
   params = {"embed": {"kernel": jnp.ones((3, 4))}, "norm": {"scale": jnp.ones(4)}, "head": {"bias": jnp.ones(4)},
-            "blocks": {"0": {"kernel": jnp.ones((4, 4))}}}
+            "blocks": {"0": {"kernel": jnp.ones((4, 4))}}, "pos_embed": jnp.ones((1, 5, 4)),
+            "mask_token": jnp.ones((1, 1, 4))}
   mask = optim.decay_mask(params, "no_norm_bias_embed")
-  assert mask == {"embed": {"kernel": False}, "norm": {"scale": False}, "head": {"bias": False},
-                  "blocks": {"0": {"kernel": True}}}
+  assert mask == {"embed": {"kernel": True}, "norm": {"scale": False}, "head": {"bias": False},
+                  "blocks": {"0": {"kernel": True}}, "pos_embed": False, "mask_token": False}
 
   class Layered:
     num_layers = 1
     def layer_index(self, path):
-      return {"embed": 0, "blocks": 1}.get(path[0], 2)
+      return {"embed": 0, "pos_embed": 0, "mask_token": 0, "blocks": 1}.get(path[0], 2)
 
   scales = optim.layer_scales(params, Layered(), 0.5)
-  assert scales["embed"]["kernel"] == 0.25 and scales["blocks"]["0"]["kernel"] == 0.5 and scales["head"]["bias"] == 1.0
+  assert scales["embed"]["kernel"] == 0.25 and scales["pos_embed"] == 0.25 and scales["blocks"]["0"]["kernel"] == 0.5 and scales["head"]["bias"] == 1.0
   c.optimizer.update(name="adamw", weight_decay=0.1, freeze="^embed")
   tx = optim.make(c, params, lambda s: 1.0)
   upd, _ = tx.update(jax.tree.map(jnp.ones_like, params), tx.init(params), params)

@@ -15,9 +15,10 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-# Parameter path fragments that are never weight-decayed (norm scales, biases, embeddings).
-_NO_DECAY = re.compile(r"(^|\.)(bias|scale|norm[^.]*|bn[^.]*|.*embed[^.]*|mask_token|pos_[^.]*|A_g)(\.|$)",
-                       re.IGNORECASE)
+# Parameters that are never weight-decayed besides 1-D ones (norm scales, biases): position /
+# time embedding tables, mask tokens, embedding lookups and attention priors. Patch projections
+# (e.g. MAMP's joints_embed.proj) are decayed, as in MAE / MAMP.
+_NO_DECAY = re.compile(r"(^|\.)([^.]*pos_embed[^.]*|[^.]*temp_embed[^.]*|mask_token|cls_token|embedding|A_g)(\.|$)")
 
 
 def path_str(path: tuple) -> str:
