@@ -8,6 +8,7 @@ before it, saying so.
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 import jax
@@ -102,7 +103,9 @@ class Checkpointer:
       raise CheckpointError(f"no checkpoint in {self.directory}")
     meta = self.read_meta(step)
     item_dir = os.path.join(self.directory, str(step), "state")
-    raw = ocp.PyTreeCheckpointer().restore(item_dir)
+    with warnings.catch_warnings():  # no target shardings on purpose: host arrays, any topology
+      warnings.simplefilter("ignore", UserWarning)
+      raw = ocp.PyTreeCheckpointer().restore(item_dir)
     return step, raw, meta
 
   def wait(self) -> None:
