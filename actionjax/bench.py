@@ -9,7 +9,6 @@ import resource
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from actionjax import config as config_lib

@@ -111,6 +111,35 @@ def load(spec: str, overrides: Sequence[str] = ()) -> ConfigDict:
   return config
 
 
+# Bare option names in `variant,key=value` args resolve to the first section that has the key.
+_OPTION_SECTIONS = ("data", "model", "loss", "train", "optimizer", "schedule")
+
+
+def parse_variant(arg: str, variants: Sequence[str]) -> tuple[str, list[str]]:
+  """`variant[,key=value...]` -> (variant, options); unknown variants list the valid ones."""
+  variant, *options = [s.strip() for s in arg.split(",") if s.strip()] or [variants[0]]
+  if variant not in variants:
+    raise ConfigError(f"unknown variant {variant!r}; variants: {', '.join(variants)}")
+  return variant, options
+
+
+def apply_options(config: ConfigDict, options: Sequence[str]) -> None:
+  """Applies the `key=value` options of a variant arg: `stream=bone` (a bare key, looked up in
+  data, model, loss, train, optimizer, schedule) or a dotted path `model.num_focal=9`."""
+  items = []
+  for opt in options:
+    key, eq, value = opt.partition("=")
+    if not eq:
+      raise ConfigError(f"option {opt!r} must look like key=value")
+    if "." not in key:
+      section = next((s for s in _OPTION_SECTIONS if key in config[s]), None)
+      if section is None:
+        raise ConfigError(f"unknown option {key!r}: not a key of {', '.join(_OPTION_SECTIONS)}")
+      key = f"{section}.{key}"
+    items.append(f"{key}={value}")
+  apply_overrides(config, items)
+
+
 def _parse_value(text: str, current: Any) -> Any:
   if isinstance(current, str):
     return text

@@ -86,7 +86,6 @@ def jax_runner(config, x: np.ndarray):
 def torch_runner(x: np.ndarray, c):
   """run() -> seconds of one same-size PyTorch train step (after one warm-up step)."""
   import torch
-  import torch.nn.functional as F
   from torch import nn
 
   from actionjax.export.torch_models.fdmae import Block, FDMAEClassifier

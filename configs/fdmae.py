@@ -65,16 +65,6 @@ def model_config(num_classes: int, decoder_depth: int) -> config_lib.ConfigDict:
   })
 
 
-def _apply_options(config: config_lib.ConfigDict, options: list[str]) -> None:
-  items = []
-  for opt in options:
-    key, eq, value = opt.partition("=")
-    if not eq:
-      raise config_lib.ConfigError(f"option {opt!r} must look like key=value")
-    items.append(f"{key}={value}")
-  config_lib.apply_overrides(config, items)
-
-
 def _pretrain(c: config_lib.ConfigDict) -> None:
   """MAMP's pre-training recipe: 400 epochs, 20 warm-up, AdamW (0.9, 0.95), lr 1e-3, wd 0.05,
   batch 128, half-cycle cosine to 5e-4."""
@@ -158,9 +148,7 @@ def _demo(c: config_lib.ConfigDict, stage: str) -> None:
 
 def get_config(arg: str = "ntu60_xsub_pretrain") -> config_lib.ConfigDict:
   """`arg` = variant[,key=value...]."""
-  variant, *options = [s.strip() for s in arg.split(",") if s.strip()] or ["ntu60_xsub_pretrain"]
-  if variant not in VARIANTS:
-    raise config_lib.ConfigError(f"unknown variant {variant!r}; variants: {', '.join(VARIANTS)}")
+  variant, options = config_lib.parse_variant(arg, VARIANTS)
   data_key, stage = variant.rsplit("_", 1)
   dataset, protocol, classes, decoder_depth = _DATA[data_key]
   c = config_lib.base_config()
@@ -181,5 +169,5 @@ def get_config(arg: str = "ntu60_xsub_pretrain") -> config_lib.ConfigDict:
     _finetune(c, {"finetune": 1.0, "semi1": 0.01, "semi10": 0.1}[stage])
   if data_key == "demo":
     _demo(c, stage)
-  _apply_options(c, options)
+  config_lib.apply_options(c, options)
   return c

@@ -52,22 +52,9 @@ def model_config(num_classes: int) -> config_lib.ConfigDict:
   })
 
 
-def _apply_options(config: config_lib.ConfigDict, options: list[str]) -> None:
-  aliases = {"stream": "data.stream"}
-  items = []
-  for opt in options:
-    key, eq, value = opt.partition("=")
-    if not eq:
-      raise config_lib.ConfigError(f"option {opt!r} must look like key=value")
-    items.append(f"{aliases.get(key, key)}={value}")
-  config_lib.apply_overrides(config, items)
-
-
 def get_config(arg: str = "ntu60_xsub") -> config_lib.ConfigDict:
   """`arg` = variant[,key=value...]."""
-  variant, *options = [s.strip() for s in arg.split(",") if s.strip()] or ["ntu60_xsub"]
-  if variant not in VARIANTS:
-    raise config_lib.ConfigError(f"unknown variant {variant!r}; variants: {', '.join(VARIANTS)}")
+  variant, options = config_lib.parse_variant(arg, VARIANTS)
   dataset, protocol, classes = _DATA[variant]
   c = config_lib.base_config()
   c.model = model_config(classes)
@@ -120,5 +107,5 @@ def get_config(arg: str = "ntu60_xsub") -> config_lib.ConfigDict:
     c.schedule.warmup_epochs = 0.0
     c.schedule.warmup_steps = 20
     c.schedule.boundaries_epochs = ()
-  _apply_options(c, options)
+  config_lib.apply_options(c, options)
   return c

@@ -20,7 +20,6 @@ import ml_collections
 from actionjax import config as config_lib
 
 VARIANTS = ("ntu60_xsub", "ntu60_xview", "kinetics_skeleton", "demo")
-_SECTIONS = ("model", "data", "loss", "train", "optimizer", "schedule")
 
 
 def _model() -> ml_collections.ConfigDict:
@@ -61,23 +60,8 @@ def _parse(text: str):
     return text
 
 
-def _apply_options(config: ml_collections.ConfigDict, options: list[str]) -> None:
-  for opt in options:
-    key, eq, value = opt.partition("=")
-    if not eq:
-      raise config_lib.ConfigError(f"option {opt!r} must look like key=value")
-    if "." not in key:
-      section = next((s for s in _SECTIONS if key in config[s]), None)
-      if section is None:
-        raise config_lib.ConfigError(f"unknown option {key!r}; not a key of {', '.join(_SECTIONS)}")
-      key = f"{section}.{key}"
-    config_lib.apply_overrides(config, [f"{key}={value}"])
-
-
 def get_config(arg: str = "ntu60_xsub") -> ml_collections.ConfigDict:
-  variant, *options = arg.split(",")
-  if variant not in VARIANTS:
-    raise config_lib.ConfigError(f"unknown variant {variant!r}; variants: {', '.join(VARIANTS)}")
+  variant, options = config_lib.parse_variant(arg, VARIANTS)
   c = config_lib.base_config()
   c.model = _model()
   # §4.1 data preparation: random crop ratio U[0.5, 1] for training, central 0.95 for testing,
@@ -125,5 +109,5 @@ def get_config(arg: str = "ntu60_xsub") -> ml_collections.ConfigDict:
     c.schedule.decay_rate = 0.98
     c.train.batch_size, c.train.num_steps = 16, 80
     c.train.log_every_steps, c.train.checkpoint_every_steps = 10, 50
-  _apply_options(c, options)
+  config_lib.apply_options(c, options)
   return c

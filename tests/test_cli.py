@@ -75,7 +75,7 @@ def test_sigterm_saves_and_exits_zero(tmp_path, data_dir):
   assert len(steps) == 1 and 3 <= steps[0] < 100000
   # and it resumes from there
   r = cli("train", "--config", cfg, "--workdir", str(work), "--quiet", f"--config.train.num_steps={steps[0] + 2}")
-  assert r.returncode == 0 and f"resumed from" in r.stdout + r.stderr and f"at step {steps[0] + 2}" in r.stdout
+  assert r.returncode == 0 and "resumed from" in r.stdout + r.stderr and f"at step {steps[0] + 2}" in r.stdout
 
 
 def test_evaluate_and_ensemble_cli(tmp_path, data_dir):

@@ -6,7 +6,6 @@ import pytest
 
 import tiny_data
 from actionjax.train import optim, trainer
-from actionjax.train import setup as setup_lib
 
 
 def _cfg(**schedule):

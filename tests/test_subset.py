@@ -2,7 +2,6 @@
 import math
 import os
 
-import numpy as np
 
 import tiny_data
 from data_pipelines import records, subset

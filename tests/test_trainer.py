@@ -1,7 +1,6 @@
 """The one trainer: learning, exact resume, device-count and FSDP invariance, mesh changes,
 NaN handling, init from another run. Eight emulated CPU devices (conftest)."""
 import json
-import os
 
 import jax
 import numpy as np

@@ -4,7 +4,6 @@ Exercises every trainer path (Params, BatchStats, dropout RNG) in a fraction of 
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 from flax import nnx
 
 from actionjax.models import registry

@@ -8,10 +8,9 @@ decay (MAMP / FD-MAE); all are built here from one chain:
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from typing import Any
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import optax
 

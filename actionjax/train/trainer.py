@@ -6,14 +6,11 @@ every random number is folded from (seed, step), so N steps + restart + N steps 
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
-import time
 from typing import Any, Iterator
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from actionjax import evaluate as evaluate_lib
