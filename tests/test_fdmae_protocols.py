@@ -18,9 +18,9 @@ CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, synthetic_ntu60):
   root = tmp_path_factory.mktemp("fdmae")
-  data = str(root / "data")
+  data = synthetic_ntu60
   def cfg(stage, steps, **extra):
     c = config_lib.load(f"{CONFIG}:demo_{stage}", [f"train.num_steps={steps}", f"data.dir={data}",
                                                    "train.log_every_steps=1"])

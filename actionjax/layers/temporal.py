@@ -27,13 +27,22 @@ class TemporalConv(nnx.Module):
   def padding(self) -> int:
     return (self.kernel_size - 1) * self.dilation // 2
 
-  def __call__(self, x: jax.Array) -> jax.Array:
-    """x: (N, T, V, C_in) -> (N, ceil(T / stride), V, C_out) for odd kernel sizes."""
-    kernel = self.kernel[...].astype(x.dtype)
+  def __call__(self, x: jax.Array, *, time_axis: int = 1) -> jax.Array:
+    """x: (N, T, V, C_in) -> (N, ceil(T / stride), V, C_out) for odd kernel sizes; with
+    `time_axis=2`, x is (N, V, T, C_in) and the output (N, V, T', C_out).
+
+    The joints are folded into the batch of a 1-D convolution: XLA:CPU runs the (k x 1) 2-D
+    convolution 1.3-4x slower than the equivalent 1-D one, transposes included.
+    """
+    if time_axis == 1:
+      return jnp.swapaxes(self(jnp.swapaxes(x, 1, 2), time_axis=2), 1, 2)
+    kernel = self.kernel[...].astype(x.dtype)[:, 0]
     p = self.padding
+    n, v, t, c = x.shape
     y = jax.lax.conv_general_dilated(
-        x, kernel, window_strides=(self.stride, 1), padding=((p, p), (0, 0)),
-        rhs_dilation=(self.dilation, 1), dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        x.reshape(n * v, t, c), kernel, window_strides=(self.stride,), padding=((p, p),),
+        rhs_dilation=(self.dilation,), dimension_numbers=("NWC", "WIO", "NWC"))
+    y = y.reshape(n, v, *y.shape[1:])
     if self.bias is not None:
       y = y + self.bias[...].astype(y.dtype)
     return y

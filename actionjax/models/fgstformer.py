@@ -142,31 +142,34 @@ class TFormer(nnx.Module):
     self.down_norm = Norm(out_features, norm, rngs=rngs) if project else None
 
   def attention(self, x: jax.Array) -> jax.Array:
-    """Temporal maps (N, V, H, T', T') from the frames t * stride of x (N, T, V, C)."""
-    n, t, v, c = x.shape
-    pe = jnp.asarray(sinusoidal_table(t, c), x.dtype)
-    y = jnp.swapaxes((x + pe[:, None, :])[:, :: self.stride], 1, 2)  # (N, V, T', C)
+    """Temporal maps (N, V, H, T', T') from the frames t * stride of x (N, V, T, C)."""
+    t, c = x.shape[-2:]
+    y = (x + jnp.asarray(sinusoidal_table(t, c), x.dtype))[:, :, :: self.stride]
     q = self.q(y).reshape(*y.shape[:-1], self.num_heads, -1)
     k = self.k(y).reshape(*y.shape[:-1], self.num_heads, -1)
     return attention_weights(q, k)
 
   def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
-    xs = x[:, :: self.stride]
+    # Work per joint over time in (N, V, T, C): the convolutions and the T'xT' maps then batch
+    # over (N, V) with time next to the channels, so one transpose in and one out replace the
+    # per-op transposes XLA would otherwise insert.
+    x = jnp.swapaxes(x, 1, 2)
+    xs = x[:, :, :: self.stride]
     a = self.attention(x) if self.mode != "tcn" else None
     heads = []
     for h in range(self.num_heads):
       if self.mode == "basic":
         v = self.v[h](xs)
       else:
-        v = self.tcn_norm[h](self.tcn[h](x), train)
+        v = self.tcn_norm[h](self.tcn[h](x, time_axis=2), train)
       if self.mode == "tcn":
         heads.append(v)
         continue
-      o = self.w_h[h](jnp.einsum("nvqk,nkvc->nqvc", a[:, :, h], v))
+      o = self.w_h[h](a[:, :, h] @ v)
       heads.append(o + v if self.mode == "fg" else o)
     out = jax.nn.leaky_relu(self.norm(self.w_o(jnp.concatenate(heads, -1)), train), self.slope)
     shortcut = x if self.down is None else self.down_norm(self.down(xs), train)
-    return out + shortcut
+    return jnp.swapaxes(out + shortcut, 1, 2)
 
 
 def _sformer(m, features: int, positions: int, global_map: int | None, rngs) -> SFormer:
