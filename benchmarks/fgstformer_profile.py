@@ -150,6 +150,26 @@ def main():
     mod, fn, a, _, tfn = segs[k]
     fns[k] = (jax_seg(mod, fn, [jnp.asarray(z) for z in a]),
               None if args.no_torch else torch_seg(tfn, [torch.from_numpy(np.asarray(z)) for z in a]))
+  if not args.only or "sgd" in args.only:  # the optimiser step alone, on random gradients
+    order.append("sgd_update")
+    res["sgd_update"] = {"jax": [], "torch": []}
+    tx = optax.chain(optax.add_decayed_weights(5e-4), optax.sgd(0.01, momentum=0.9, nesterov=True))
+    params = nnx.state(model, nnx.Param)
+    grads = jax.tree.map(lambda a: jnp.ones_like(a) * 1e-3, params)
+    carry = {"p": params, "o": tx.init(params)}
+
+    @jax.jit
+    def sgd(p, o, g):
+      u, o = tx.update(g, o, p)
+      return optax.apply_updates(p, u), o
+
+    def jax_sgd():
+      carry["p"], carry["o"] = jax.block_until_ready(sgd(carry["p"], carry["o"], grads))
+
+    topt = torch.optim.SGD(tm.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    for q in tm.parameters():
+      q.grad = torch.full_like(q, 1e-3)
+    fns["sgd_update"] = (jax_sgd, None if args.no_torch else topt.step)
   for _ in range(args.rounds):
     for k in order:
       res[k]["jax"].append(time_it(fns[k][0], args.steps))
@@ -162,7 +182,8 @@ def main():
       row["torch/jax"] = round(row["torch"] / row["jax"], 2)
     table[k] = row
     print(f"{k:22s} {row}", flush=True)
-  out = {"batch": args.batch, "load_avg": os.getloadavg(), "fwd_bwd_ms": table}
+  out = {"batch": args.batch, "single_thread": args.single_thread, "load_avg": os.getloadavg(),
+         "fwd_bwd_ms": table}
   if args.out:
     pathlib.Path(args.out).write_text(json.dumps(out, indent=2))
 

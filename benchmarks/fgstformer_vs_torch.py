@@ -1,8 +1,10 @@
 """FG-STFormer CPU benchmark: JAX (jitted fwd+bwd+SGD) vs the PyTorch mirror (eager), same run.
 
 Also reports parameters and FLOPs per sample of the NTU-60 paper config (T=128, M=2), the demo
-model's step time at batch 16 and a per-block forward+backward breakdown with two formulations
-of the dilated temporal convolution. Writes benchmarks/results/fgstformer_vs_torch.json.
+model's step time at batch 16 and a per-block forward+backward breakdown with four formulations
+of the dilated temporal convolution (the 2-D (k x 1) convolution, the joints folded into a 1-D
+convolution's batch as TemporalConv does, shifted matmuls, im2col). A per-stage breakdown is
+benchmarks/fgstformer_profile.py. Writes benchmarks/results/fgstformer_vs_torch.json.
 
   python benchmarks/fgstformer_vs_torch.py [--batch 8] [--steps 3] [--frames 128]
 """
@@ -140,8 +142,15 @@ def block_breakdown(batch, frames, steps):
     cols = jnp.concatenate([xp[:, 2 * i: 2 * i + x.shape[1]] for i in range(7)], axis=-1)
     return cols @ k.reshape(-1, k.shape[-1])
 
-  for name, fn in (("conv_lax", lax_conv), ("conv_shifted_matmul", shifted_matmul),
-                   ("conv_im2col", im2col)):
+  def folded_1d(k, x):  # TemporalConv's formulation: joints folded into a 1-D conv's batch
+    n, t, v, c = x.shape
+    y = jax.lax.conv_general_dilated(jnp.swapaxes(x, 1, 2).reshape(n * v, t, c), k[:, 0], (1,),
+                                     ((6, 6),), rhs_dilation=(2,),
+                                     dimension_numbers=("NWC", "WIO", "NWC"))
+    return jnp.swapaxes(y.reshape(n, v, t, -1), 1, 2)
+
+  for name, fn in (("conv_lax", lax_conv), ("conv_folded_1d", folded_1d),
+                   ("conv_shifted_matmul", shifted_matmul), ("conv_im2col", im2col)):
     g = jax.jit(jax.grad(lambda k, x: (fn(k, x) ** 2).mean(), argnums=(0, 1)))
     out[name + "_fwd_bwd"] = time_it(lambda: jax.block_until_ready(g(k, x)), steps)
   tconv = torch.nn.Conv2d(64, 32, (7, 1), padding=(6, 0), dilation=(2, 1))

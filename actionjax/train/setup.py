@@ -40,7 +40,7 @@ class Setup:
 
 def _split(model):
   graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-  return graphdef, params.to_pure_dict(), rest.to_pure_dict()
+  return graphdef, nnx.to_pure_dict(params), nnx.to_pure_dict(rest)
 
 
 def build(config: ConfigDict, mesh: Mesh, *, steps_per_epoch: int = 1, total_steps: int = 1) -> Setup:

@@ -50,7 +50,7 @@ def make_train_step(graphdef: nnx.GraphDef, config: ConfigDict, tx: optax.Gradie
     metrics = {k: jnp.mean(v) for k, v in extra.items()}
     if "logits" in outputs:
       metrics["accuracy"] = jnp.mean(jnp.argmax(outputs["logits"], -1) == batch["label"])
-    new_rest = jax.tree.map(lambda new, old: new.astype(old.dtype), nnx.state(model, nnx.Not(nnx.Param)).to_pure_dict(), rest)
+    new_rest = jax.tree.map(lambda new, old: new.astype(old.dtype), nnx.to_pure_dict(nnx.state(model, nnx.Not(nnx.Param))), rest)
     return jnp.mean(per_example.astype(jnp.float32)), (new_rest, metrics)
 
   grad_fn = jax.value_and_grad(forward, has_aux=True)
@@ -94,7 +94,7 @@ def make_train_step(graphdef: nnx.GraphDef, config: ConfigDict, tx: optax.Gradie
         params=keep(params, state.params), rest=keep(rest, state.rest),
         opt_state=keep(opt_state, state.opt_state), ema=keep(ema, state.ema),
         bad_step=jnp.where((state.bad_step < 0) & ~finite, state.step, state.bad_step))
-    metrics = dict(metrics, loss=loss, lr=lr(state.step), grad_norm=optax.global_norm(grads))
+    metrics = dict(metrics, loss=loss, lr=lr(state.step), grad_norm=optax.tree.norm(grads))
     return new_state, metrics
 
   return train_step
