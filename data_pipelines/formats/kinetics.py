@@ -12,6 +12,7 @@ import json
 import numpy as np
 
 from data_pipelines.errors import FormatError
+from data_pipelines.formats import load_json_object
 
 NUM_JOINTS = 18
 MAX_FRAMES = 300  # 10 s at 30 fps; the reference feeder's T
@@ -30,13 +31,8 @@ class KineticsClip:
 
 def parse_kinetics(text: str) -> KineticsClip:
   """Parses one clip JSON `{"data": [{"frame_index", "skeleton": [{"pose", "score"}]}], ...}`."""
-  if not text.strip():
-    raise FormatError("empty file")
-  try:
-    content = json.loads(text)
-  except ValueError as e:
-    raise FormatError(f"invalid JSON (truncated?): {e}") from None
-  if not isinstance(content, dict) or not isinstance(content.get("data"), list):
+  content = load_json_object(text)
+  if not isinstance(content.get("data"), list):
     raise FormatError("JSON lacks a 'data' list")
   frames = content["data"]
   if not frames:

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import numpy as np
 
 from data_pipelines.errors import FormatError
+from data_pipelines.formats import load_json_object
 
 NUM_JOINTS = 20
 # 1-based bone pairs of the 20-joint layout (datasets.md).
@@ -24,13 +24,8 @@ class NwuclaSample:
 
 def parse_nwucla(text: str) -> NwuclaSample:
   """Parses one JSON file `{"file_name", "skeletons": [T][20][3], "label"}`; T may be 1."""
-  if not text.strip():
-    raise FormatError("empty file")
-  try:
-    content = json.loads(text)
-  except ValueError as e:
-    raise FormatError(f"invalid JSON (truncated?): {e}") from None
-  if not isinstance(content, dict) or "skeletons" not in content or "label" not in content:
+  content = load_json_object(text)
+  if "skeletons" not in content or "label" not in content:
     raise FormatError("JSON lacks 'skeletons' or 'label'")
   try:
     skeletons = np.asarray(content["skeletons"], dtype=np.float64)
