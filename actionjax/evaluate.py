@@ -75,7 +75,8 @@ def plot_confusion(cm: np.ndarray, path: str, class_names: Sequence[str] | None 
   size = min(4 + 0.25 * n, 40)
   fig, ax = plt.subplots(figsize=(size, size))
   im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
-  labels = list(class_names) if class_names is not None and len(class_names) == n else [str(i) for i in range(n)]
+  # A run may use the first n classes of a dataset (e.g. the demo's 8 of NTU-60).
+  labels = list(class_names)[:n] if class_names is not None and len(class_names) >= n else [str(i) for i in range(n)]
   ax.set_xticks(range(n), labels, rotation=90, fontsize=max(4, 10 - n // 20))
   ax.set_yticks(range(n), labels, fontsize=max(4, 10 - n // 20))
   if n <= 30:
