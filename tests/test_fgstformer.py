@@ -14,6 +14,7 @@ from actionjax.layers.position import sinusoidal_table
 from actionjax.layers.temporal import TemporalConv
 from actionjax.models import fgstformer as fg
 from actionjax.models import registry
+from model_helpers import random_model
 
 CONFIG = str(pathlib.Path(__file__).resolve().parents[1] / "configs" / "fgstformer.py")
 
@@ -24,24 +25,6 @@ def tiny_config(**model):
                       hidden=8, num_classes=3))
   c.model.update(model)
   return c
-
-
-def random_model(config, seed=0):
-  """The model's structure with numpy-drawn values (fan-in scaled kernels)."""
-  gd, state = nnx.split(nnx.eval_shape(lambda: registry.create(config, rngs=nnx.Rngs(0))))
-  rng = np.random.default_rng(seed)
-
-  def init(path, leaf):
-    name = jax.tree_util.keystr(path)
-    if "['kernel']" in name:
-      x = rng.normal(size=leaf.shape) / np.sqrt(np.prod(leaf.shape[:-1]))
-    elif "['var']" in name or "['scale']" in name:
-      x = rng.uniform(0.5, 1.5, leaf.shape)
-    else:
-      x = 0.1 * rng.normal(size=leaf.shape)
-    return jnp.asarray(x, leaf.dtype)
-
-  return nnx.merge(gd, jax.tree_util.tree_map_with_path(init, state))
 
 
 def abstract_apply(config, fn, *args):

@@ -12,27 +12,9 @@ from flax import nnx
 from actionjax import config as config_lib
 from actionjax.export import fgstformer as export
 from actionjax.export.torch_models import fgstformer as tfg
-from actionjax.models import registry
+from model_helpers import random_model
 
 CONFIG = str(pathlib.Path(__file__).resolve().parents[1] / "configs" / "fgstformer.py")
-
-
-def random_model(config, seed):
-  """The model's structure with numpy-drawn values (fan-in scaled kernels, random BN affine)."""
-  gd, state = nnx.split(nnx.eval_shape(lambda: registry.create(config, rngs=nnx.Rngs(0))))
-  rng = np.random.default_rng(seed)
-
-  def init(path, leaf):
-    name = jax.tree_util.keystr(path)
-    if "['kernel']" in name:
-      x = rng.normal(size=leaf.shape) / np.sqrt(np.prod(leaf.shape[:-1]))
-    elif "['scale']" in name or "['var']" in name:
-      x = rng.uniform(0.5, 1.5, leaf.shape)
-    else:
-      x = 0.1 * rng.normal(size=leaf.shape)
-    return jnp.asarray(x, leaf.dtype)
-
-  return nnx.merge(gd, jax.tree_util.tree_map_with_path(init, state))
 
 
 def calibrate(model, torch_model, x):

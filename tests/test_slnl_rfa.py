@@ -13,6 +13,7 @@ from actionjax.layers.frequency import FrequencyAttention
 from actionjax.layers.nonlocal_block import NonLocal
 from actionjax.models import registry
 from actionjax.models import slnl_rfa
+from model_helpers import eval_forward, train_forward
 
 CONFIG = os.path.join(os.path.dirname(__file__), "..", "configs", "slnl_rfa.py")
 
@@ -119,28 +120,18 @@ def _x(b=3, seed=0, c=None):
   return jnp.asarray(np.random.default_rng(seed).normal(size=shape).astype(np.float32))
 
 
-@nnx.jit
-def _eval(model, x):
-  return model(x)
-
-
-@nnx.jit
-def _train(model, x, key):
-  return model(x, train=True, rngs=nnx.Rngs(dropout=key))
-
-
 def test_contract_and_person_symmetry():
   c = _tiny()
   model = registry.create(c, rngs=_rngs(0))
   x = _x(c=c)
-  out = _eval(model, x)
+  out = eval_forward(model, x)
   assert out["logits"].shape == (3, 4) and [a.shape for a in out["aux_logits"]] == [(3, 4)] * 2
-  np.testing.assert_array_equal(out["logits"], _eval(model, x)["logits"])  # eval is deterministic
+  np.testing.assert_array_equal(out["logits"], eval_forward(model, x)["logits"])  # eval is deterministic
   # Persons share weights and are merged by a max: their order does not matter.
-  np.testing.assert_allclose(_eval(model, x[:, ::-1])["logits"], out["logits"], rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(eval_forward(model, x[:, ::-1])["logits"], out["logits"], rtol=1e-5, atol=1e-5)
   mean0 = np.asarray(model.streams[0].blocks[0].bn.mean[...])
-  t1 = _train(model, x, jax.random.key(1))["logits"]
-  t2 = _train(model, x, jax.random.key(2))["logits"]
+  t1 = train_forward(model, x, jax.random.key(1))["logits"]
+  t2 = train_forward(model, x, jax.random.key(2))["logits"]
   assert not np.allclose(t1, t2)  # dropout draws from the call's rngs
   assert not np.allclose(model.streams[0].blocks[0].bn.mean[...], mean0)  # train mode updates BN stats
 

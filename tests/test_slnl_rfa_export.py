@@ -10,6 +10,7 @@ from flax import nnx
 from actionjax import config as config_lib
 from actionjax.export import slnl_rfa as export
 from actionjax.models import registry
+from model_helpers import eval_forward, train_forward
 
 CONFIG = os.path.join(os.path.dirname(__file__), "..", "configs", "slnl_rfa.py")
 
@@ -17,16 +18,6 @@ CONFIG = os.path.join(os.path.dirname(__file__), "..", "configs", "slnl_rfa.py")
 def _rngs(seed):
   # rbg keys: the eager per-shape initialiser compiles cost half of threefry's (test time only).
   return nnx.Rngs(jax.random.key(seed, impl="rbg"))
-
-
-@nnx.jit
-def _eval(model, x):
-  return model(x)
-
-
-@nnx.jit
-def _train(model, x, key):
-  return model(x, train=True, rngs=nnx.Rngs(dropout=key))
 
 
 def _randomise(model, seed):
@@ -49,7 +40,7 @@ def _compare(c, model, x):
   tm.load_state_dict(sd, strict=True)  # every key maps, none is missing
   with torch.no_grad():
     t_out = tm(torch.tensor(np.asarray(x)))
-  j_out = _eval(model, x)
+  j_out = eval_forward(model, x)
   assert set(t_out) == set(j_out)
   np.testing.assert_allclose(t_out["logits"].numpy(), j_out["logits"], atol=1e-4, rtol=0)
   for a, b in zip(t_out.get("aux_logits", ()), j_out.get("aux_logits", ())):
@@ -67,7 +58,7 @@ def test_parity_demo_after_training_forwards():
   model = registry.create(c, rngs=_rngs(0))
   x = _x(c, 3)
   for i in range(3):  # train-mode passes move the BatchNorm running statistics
-    _train(model, x * (1.0 + i), jax.random.key(i))
+    train_forward(model, x * (1.0 + i), jax.random.key(i))
   assert np.abs(np.asarray(model.streams[0].blocks[0].bn.var[...]) - 1.0).max() > 0.1
   before = _compare(c, model, x)
   _randomise(model, 1)  # W_w != 0: the non-local modules now contribute
