@@ -1,5 +1,6 @@
 """Multi-tube masking (FD-MAE §II-B) and the DCT band split of Eqs. 4-5."""
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.fft
@@ -104,12 +105,12 @@ def test_ssfrm_convs_match_brute_force():
   assert high.shape == (2, 20, 3, 3) and low.shape == (2, 10, 3, 3)
 
 
-def test_attention_per_sequence_equals_batched():
+def test_attention_looped_equals_batched():
   from flax import nnx
   from actionjax.models.fdmae_encoder import Attention
   x = np.random.default_rng(4).normal(size=(3, 7, 8)).astype(np.float32)
-  a = Attention(8, 2, per_sequence=False, rngs=nnx.Rngs(0))
-  b = Attention(8, 2, per_sequence=True, rngs=nnx.Rngs(0))
+  a = Attention(8, 2, looped=False, rngs=nnx.Rngs(0))
+  b = Attention(8, 2, looped=True, rngs=nnx.Rngs(0))
   np.testing.assert_allclose(np.asarray(a(x)), np.asarray(b(x)), atol=1e-6)
   # Against a float64 reference: softmax(q k^T / sqrt(hd)) v per head, heads contiguous in qkv.
   qkv = x.astype(np.float64) @ np.asarray(a.qkv.kernel[...], np.float64) + np.asarray(a.qkv.bias[...])
@@ -119,3 +120,27 @@ def test_attention_per_sequence_equals_batched():
   o = ((p / p.sum(-1, keepdims=True)) @ v).transpose(0, 2, 1, 3).reshape(3, 7, 8)
   ref = o @ np.asarray(a.proj.kernel[...], np.float64) + np.asarray(a.proj.bias[...])
   np.testing.assert_allclose(np.asarray(a(x)), ref, atol=1e-5)
+
+
+def test_looped_attention_gradients_match_float64():
+  """The recomputing backward of looped_attention against autodiff of softmax(q k^T / sqrt(d)) v in
+  float64 (jax.grad of the batched form, with x64 on for this check only)."""
+  from actionjax.layers.looped_attention import looped_attention
+  rng = np.random.default_rng(5)
+  q, k, v, w = (rng.normal(size=(2, 3, 6, 4)) for _ in range(4))
+
+  def loss(attend, q, k, v):
+    return (attend(q, k, v) * w).sum()
+
+  def reference(q, k, v):
+    s = q @ jnp.swapaxes(k, -1, -2) / 2.0
+    return jax.nn.softmax(s, axis=-1) @ v
+
+  with jax.enable_x64(True):
+    want = jax.grad(lambda *a: loss(reference, *a), argnums=(0, 1, 2))(q, k, v)
+  f32 = [x.astype(np.float32) for x in (q, k, v)]
+  out = looped_attention(*f32)
+  np.testing.assert_allclose(np.asarray(out), np.asarray(reference(q, k, v)), atol=1e-5)
+  got = jax.grad(lambda *a: loss(looped_attention, *a), argnums=(0, 1, 2))(*f32)
+  for g, r in zip(got, want):
+    np.testing.assert_allclose(np.asarray(g), np.asarray(r), atol=1e-5)

@@ -18,9 +18,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-
-def _gelu(x: jax.Array) -> jax.Array:
-  return jax.nn.gelu(x, approximate=False)
+from actionjax.models.fdmae_encoder import gelu
 
 
 class TemporalUpsample(nnx.Module):
@@ -51,11 +49,14 @@ class TemporalGroupConv(nnx.Module):
 
   def __call__(self, x: jax.Array) -> jax.Array:
     k = self.kernel[...].astype(x.dtype)
-    n, g = k.shape[0], k.shape[1]
-    b, t, v, c = x.shape
+    n, g, cin, cout = k.shape
+    # Block-diagonal dense taps (n, C, D): g x more multiply-adds on a small layer, but plain
+    # channels-last matmuls, where a per-group einsum first copies the input group-major.
+    dense = jnp.einsum("kgcd,gh->kgchd", k, jnp.eye(g, dtype=k.dtype)).reshape(n, g * cin, g * cout)
+    t = x.shape[1]
     xp = jnp.pad(x, ((0, 0), (n // 2, n - 1 - n // 2), (0, 0), (0, 0)))
-    win = jnp.stack([xp[:, j:j + t] for j in range(n)], axis=3).reshape(b, t, v, n, g, c // g)
-    return jnp.einsum("btvkgc,kgcd->btvgd", win, k).reshape(b, t, v, -1) + self.bias[...].astype(x.dtype)
+    y = sum(xp[:, j:j + t] @ dense[j] for j in range(n))
+    return y + self.bias[...].astype(x.dtype)
 
 
 class _Branch(nnx.Module):
@@ -70,8 +71,8 @@ class _Branch(nnx.Module):
 
   def __call__(self, x: jax.Array) -> jax.Array:
     # A GELU after each pointwise conv: two stacked linear convolutions would collapse into one.
-    x = _gelu(self.map_point(self.map_group(x)))
-    x = _gelu(self.rec_point(self.rec_group(x)))
+    x = gelu(self.map_point(self.map_group(x)))
+    x = gelu(self.rec_point(self.rec_group(x)))
     return self.rec_up(x)
 
 
@@ -89,6 +90,6 @@ class SSFRM(nnx.Module):
     self.high = _Branch(width, groups, out_channels, rngs=rngs)
 
   def __call__(self, s: jax.Array) -> tuple[jax.Array, jax.Array]:
-    low = _gelu(self.up_low2(_gelu(self.up_low1(s))))
-    high = _gelu(self.up_high(s))
+    low = gelu(self.up_low2(gelu(self.up_low1(s))))
+    high = gelu(self.up_high(s))
     return self.high(high), self.low(low)
