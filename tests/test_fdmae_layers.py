@@ -127,20 +127,18 @@ def test_looped_attention_gradients_match_float64():
   float64 (jax.grad of the batched form, with x64 on for this check only)."""
   from actionjax.layers.looped_attention import looped_attention
   rng = np.random.default_rng(5)
-  q, k, v, w = (rng.normal(size=(2, 3, 6, 4)) for _ in range(4))
+  qkv = rng.normal(size=(2, 6, 3, 3, 4))  # (batch, n, q/k/v, heads, head_dim)
+  w = rng.normal(size=(2, 6, 3, 4))
 
-  def loss(attend, q, k, v):
-    return (attend(q, k, v) * w).sum()
-
-  def reference(q, k, v):
-    s = q @ jnp.swapaxes(k, -1, -2) / 2.0
-    return jax.nn.softmax(s, axis=-1) @ v
+  def reference(qkv):
+    q, k, v = (qkv[:, :, i].transpose(0, 2, 1, 3) for i in range(3))  # (b, h, n, d)
+    p = jax.nn.softmax(q @ jnp.swapaxes(k, -1, -2) / 2.0, axis=-1)
+    return (p @ v).transpose(0, 2, 1, 3)
 
   with jax.enable_x64(True):
-    want = jax.grad(lambda *a: loss(reference, *a), argnums=(0, 1, 2))(q, k, v)
-  f32 = [x.astype(np.float32) for x in (q, k, v)]
-  out = looped_attention(*f32)
-  np.testing.assert_allclose(np.asarray(out), np.asarray(reference(q, k, v)), atol=1e-5)
-  got = jax.grad(lambda *a: loss(looped_attention, *a), argnums=(0, 1, 2))(*f32)
-  for g, r in zip(got, want):
-    np.testing.assert_allclose(np.asarray(g), np.asarray(r), atol=1e-5)
+    want_out = np.asarray(reference(qkv))
+    want = np.asarray(jax.grad(lambda z: (reference(z) * w).sum())(qkv))
+  x = qkv.astype(np.float32)
+  np.testing.assert_allclose(np.asarray(looped_attention(x)), want_out, atol=1e-5)
+  got = jax.grad(lambda z: (looped_attention(z) * w.astype(np.float32)).sum())(x)
+  np.testing.assert_allclose(np.asarray(got), want, atol=1e-5)

@@ -70,12 +70,16 @@ class Attention(nnx.Module):
   def __call__(self, x: jax.Array) -> jax.Array:
     b, n, d = x.shape
     h = self.num_heads
-    q, k, v = self.qkv(x).reshape(b, n, 3, h, d // h).transpose(2, 0, 3, 1, 4)  # 3 x (b, h, n, hd)
+    qkv = self.qkv(x).reshape(b, n, 3, h, d // h)
     looped = self.looped
     if looped is None:
       looped = jax.default_backend() == "cpu" and jax.device_count() == 1
-    out = looped_attention(q, k, v) if looped else _attend(q, k, v)
-    return self.proj(out.transpose(0, 2, 1, 3).reshape(b, n, d))
+    if looped:
+      out = looped_attention(qkv)  # (b, n, h, hd)
+    else:
+      q, k, v = qkv.transpose(2, 0, 3, 1, 4)  # 3 x (b, h, n, hd)
+      out = _attend(q, k, v).transpose(0, 2, 1, 3)
+    return self.proj(out.reshape(b, n, d))
 
 
 def gelu(x: jax.Array) -> jax.Array:
