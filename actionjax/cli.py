@@ -172,6 +172,8 @@ def _error_types() -> tuple:
 
 def main(argv: list[str] | None = None) -> int:
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  from actionjax import host_memory
+  host_memory.keep_freed_memory()  # before JAX starts its threads
   argv = sys.argv[1:] if argv is None else argv
   parser = build_parser()
   # `--config.a.b=v` overrides are collected apart from argparse's own options.

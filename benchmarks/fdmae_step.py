@@ -1,11 +1,18 @@
 """FD-MAE pre-training step throughput on this machine: the jitted JAX train step (forward of both
 paths, backward of the online path, AdamW, EMA update of Eq. 1) next to a same-size PyTorch step.
 
-  python benchmarks/fdmae_step.py [--steps 5] [--batch 8] [--no-torch]
+  python benchmarks/fdmae_step.py [--steps 5] [--batch 8] [--no-torch] [--default-malloc]
 
-Writes benchmarks/results/fdmae_step.json. The PyTorch model below is a same-size re-implementation
-for timing only (encoder from actionjax/export/torch_models/fdmae.py, MAMP decoder, SSFRM, the
-losses of Eqs. 2-7); its numerics are not checked against JAX.
+Writes benchmarks/results/fdmae_step.json (fdmae_step_default_malloc.json with --default-malloc).
+The PyTorch model below is a same-size re-implementation for timing only (the mirror's encoder
+blocks from actionjax/export/torch_models/fdmae.py, with fused scaled_dot_product_attention; MAMP's
+decoder; SSFRM; the losses of Eqs. 2-7); its numerics are not checked against JAX.
+
+Also recorded, to read the ratio against: the FLOPs one step needs (XLA's count of the step with
+batched attention, so that no loop hides FLOPs from it), each side's achieved FLOP/s, page faults
+and kernel time per step, and the best fp32 GEMM rate JAX and PyTorch reach on this machine in the
+same run. FLOPs / best GEMM rate is the time the step would take if every FLOP ran as fast as a
+large square matrix product.
 """
 from __future__ import annotations
 
@@ -15,6 +22,9 @@ import functools
 import json
 import os
 import platform
+import resource
+import subprocess
+import sys
 import time
 
 import jax
@@ -24,6 +34,7 @@ import optax
 from flax import nnx
 
 from actionjax import config as config_lib
+from actionjax import host_memory
 from actionjax.models import fdmae, registry
 from actionjax.models.fdmae_encoder import ENCODER_KEYS
 
@@ -47,8 +58,38 @@ def param_counts() -> dict:
   return out
 
 
+def measured(fn) -> dict:
+  """Wall seconds, minor page faults and kernel seconds of one call of fn()."""
+  r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+  fn()
+  wall, r1 = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF)
+  return {"s": wall, "faults": r1.ru_minflt - r0.ru_minflt, "sys_s": r1.ru_stime - r0.ru_stime}
+
+
+def summary(runs: list[dict], flop: float, batch: int) -> dict:
+  s = float(np.median([r["s"] for r in runs]))
+  return {"step_s": s, "step_times": [r["s"] for r in runs], "clips_per_s": batch / s,
+          "gflop_per_s": flop / s / 1e9,
+          "minor_faults_per_step": float(np.median([r["faults"] for r in runs])),
+          "kernel_s_per_step": float(np.median([r["sys_s"] for r in runs]))}
+
+
+def gemm_gflops(kind: str, n: int = 2048, repeats: int = 5) -> float:
+  """Best fp32 (n x n) @ (n x n) rate of JAX or PyTorch on this machine, GFLOP/s."""
+  if kind == "jax":
+    a = jnp.ones((n, n), jnp.float32)
+    mm = jax.jit(lambda a: a @ a)
+    fn = lambda: mm(a).block_until_ready()
+  else:
+    import torch
+    t = torch.ones(n, n)
+    fn = lambda: t @ t
+  fn()
+  return 2 * n ** 3 / min(measured(fn)["s"] for _ in range(repeats)) / 1e9
+
+
 def jax_runner(config, x: np.ndarray):
-  """(run() -> seconds of one train step, compile seconds)."""
+  """(run() -> measured() of one train step, compile seconds, FLOPs of one step)."""
   model = registry.create(config, rngs=nnx.Rngs(0))
   graphdef, params, rest = nnx.split(model, nnx.Param, ...)
   tx = optax.adamw(1e-3, b1=0.9, b2=0.95, weight_decay=0.05)
@@ -68,19 +109,23 @@ def jax_runner(config, x: np.ndarray):
     return (p, fdmae.ema_update(ema_p, p, gamma), opt), loss
 
   xj = jnp.asarray(x)
+  # XLA's FLOP count reads a loop body once, so count the step with batched attention.
+  batched = config.copy_and_resolve_references()
+  batched.model.attention = "batched"
+  g_b, p_b, r_b = nnx.split(registry.create(batched, rngs=nnx.Rngs(0)), nnx.Param, ...)
+  flop = jax.jit(lambda p, e, key, x: jax.value_and_grad(
+      lambda p: nnx.merge(g_b, p, r_b)(x, train=True, rngs=nnx.Rngs(mask=key),
+                                        ema=nnx.merge(g_b, e, r_b))["loss"].mean())(p)).lower(
+      p_b, p_b, jax.random.key(0), xj).cost_analysis()["flops"]
   box = {"state": state, "i": 0}
-  t0 = time.perf_counter()
-  box["state"], loss = step(box["state"], jax.random.key(0), xj)
-  loss.block_until_ready()
-  compile_s = time.perf_counter() - t0
 
-  def run() -> float:
+  def one() -> None:
     box["i"] += 1
-    t0 = time.perf_counter()
     box["state"], loss = step(box["state"], jax.random.key(box["i"]), xj)
     loss.block_until_ready()
-    return time.perf_counter() - t0
-  return run, compile_s
+
+  compile_s = measured(one)["s"]
+  return lambda: measured(one), compile_s, flop
 
 
 def torch_runner(x: np.ndarray, c):
@@ -194,12 +239,34 @@ def torch_runner(x: np.ndarray, c):
 
   step(0)
   seeds = iter(range(1, 1 << 30))
+  return lambda: measured(lambda: step(next(seeds)))
 
-  def run() -> float:
-    t0 = time.perf_counter()
-    step(next(seeds))
-    return time.perf_counter() - t0
-  return run
+
+def worker(kind: str, args) -> None:
+  """One framework in its own process (its own allocator state and thread pools), driven over
+  stdin/stdout by main(): 'step' -> one timed train step, 'gemm' -> GEMM rate, 'quit'."""
+  kept = False if args.default_malloc else host_memory.keep_freed_memory()  # before JAX starts threads
+  c = pretrain_config()
+  d = c.data
+  x = np.cumsum(np.random.default_rng(0).normal(size=(args.batch, d.max_persons, d.num_frames, d.num_joints,
+                                                      d.channels)) * 0.01, axis=2).astype(np.float32)
+  info = {"host_memory_kept": kept}
+  if kind == "jax":
+    run, info["compile_s"], info["step_flop"] = jax_runner(c, x)
+    info["params"] = param_counts()
+  else:
+    import torch
+    run, info["threads"] = torch_runner(x, c), torch.get_num_threads()
+  print(json.dumps(info), flush=True)
+  for line in sys.stdin:
+    cmd = line.strip()
+    if cmd == "quit":
+      break
+    print(json.dumps(run() if cmd == "step" else gemm_gflops(kind)), flush=True)
+
+
+def pretrain_config():
+  return config_lib.load(os.path.join(HERE, "..", "configs", "fdmae.py:ntu60_xsub_pretrain"))
 
 
 def main() -> None:
@@ -207,41 +274,61 @@ def main() -> None:
   ap.add_argument("--steps", type=int, default=5)
   ap.add_argument("--batch", type=int, default=8)
   ap.add_argument("--no-torch", action="store_true")
+  ap.add_argument("--pause", type=float, default=1.0, help="seconds idle before each timed step")
+  ap.add_argument("--default-malloc", action="store_true",
+                  help="leave glibc's allocator settings alone (actionjax/host_memory.py), to measure their effect")
+  ap.add_argument("--worker", choices=("jax", "torch"), help=argparse.SUPPRESS)
   args = ap.parse_args()
-  c = config_lib.load(os.path.join(HERE, "..", "configs", "fdmae.py:ntu60_xsub_pretrain"))
+  if args.worker:
+    return worker(args.worker, args)
+  c = pretrain_config()
   m, d = c.model, c.data
-  shape = (args.batch, d.max_persons, d.num_frames, d.num_joints, d.channels)
-  x = np.cumsum(np.random.default_rng(0).normal(size=shape) * 0.01, axis=2).astype(np.float32)
   result = {
-      "device": f"{jax.devices()[0].platform} x{len(jax.devices())}"
-                f" ({platform.processor() or platform.machine()}, {os.cpu_count()} cores visible)",
+      "device": f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores visible)",
       "load_average_at_start": os.getloadavg(),
       "config": "ntu60_xsub_pretrain", "batch": args.batch, "persons": d.max_persons,
       "frames_per_path": d.num_frames // 2, "mask_ratio": m.mask_ratio, "steps_timed": args.steps,
-      "params": param_counts(),
+      "pause_s": args.pause,
   }
-  run_jax, compile_s = jax_runner(c, x)
-  run_torch = None
-  if not args.no_torch:
-    import torch
-    result["torch_threads"] = torch.get_num_threads()
-    run_torch = torch_runner(x, c)
+  # Each framework runs in a process of its own, started now and idle while the other steps: in
+  # one process they share glibc's heap and PyTorch's spinning OpenMP workers slowed JAX's step.
+  kinds = ("jax",) if args.no_torch else ("jax", "torch")
+  flags = [f"--batch={args.batch}"] + (["--default-malloc"] if args.default_malloc else [])
+  procs = {k: subprocess.Popen([sys.executable, os.path.abspath(__file__), "--worker", k] + flags,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for k in kinds}
+
+  def ask(kind: str, cmd: str | None = None):
+    if cmd:
+      procs[kind].stdin.write(cmd + "\n")
+      procs[kind].stdin.flush()
+    line = procs[kind].stdout.readline()
+    if not line:
+      raise SystemExit(f"the {kind} worker exited (its error is above)")
+    return json.loads(line)
+
+  info = {k: ask(k) for k in kinds}
+  flop = info["jax"].pop("step_flop")
+  result.update(params=info["jax"].pop("params"), step_gflop=flop / 1e9, workers=info)
   # Alternate the two so that both see the same background load (this machine is shared).
-  jax_t, torch_t = [], []
+  runs = {k: [] for k in kinds}
   for _ in range(args.steps):
-    jax_t.append(run_jax())
-    if run_torch is not None:
-      torch_t.append(run_torch())
-  jax_s = float(np.median(jax_t))
-  result.update(jax_step_s=jax_s, jax_step_times=jax_t, jax_compile_s=compile_s,
-                jax_clips_per_s=args.batch / jax_s)
-  if run_torch is not None:
-    torch_s = float(np.median(torch_t))
-    result.update(torch_step_s=torch_s, torch_step_times=torch_t, torch_clips_per_s=args.batch / torch_s,
-                  speedup_jax_over_torch=torch_s / jax_s)
+    for k in kinds:
+      time.sleep(args.pause)
+      runs[k].append(ask(k, "step"))
+  gemm = {k: ask(k, "gemm") for k in kinds}
+  for k in kinds:
+    result[k] = summary(runs[k], flop, args.batch)
+    procs[k].communicate("quit\n")
+  result["best_gemm_gflop_per_s"] = gemm
+  result["step_s_at_best_gemm_rate"] = flop / max(gemm.values()) / 1e9
+  if "torch" in kinds:
+    result["speedup_jax_over_torch"] = result["torch"]["step_s"] / result["jax"]["step_s"]
+    result["speedup_if_every_flop_ran_at_best_gemm_rate"] = (
+        result["torch"]["step_s"] / result["step_s_at_best_gemm_rate"])
   result["load_average_at_end"] = os.getloadavg()
+  name = "fdmae_step_default_malloc.json" if args.default_malloc else "fdmae_step.json"
   os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-  with open(os.path.join(HERE, "results", "fdmae_step.json"), "w") as f:
+  with open(os.path.join(HERE, "results", name), "w") as f:
     json.dump(result, f, indent=2)
   print(json.dumps(result, indent=2))
 

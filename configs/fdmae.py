@@ -58,6 +58,9 @@ def model_config(num_classes: int, decoder_depth: int) -> config_lib.ConfigDict:
       # Paper silent on SSFRM widths: 64 channels, 8 groups keep it a small part of the step cost.
       "sfr_dim": 64,
       "sfr_groups": 8,
+      # auto: attention loops over (sequence, head) on a single CPU device and is batched elsewhere
+      # (actionjax/layers/looped_attention.py); looped | batched force one form. Same numbers.
+      "attention": "auto",
       # Evaluation heads (MAMP).
       "head": "linear",             # linear | finetune
       "head_hidden": 2048,

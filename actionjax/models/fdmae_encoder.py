@@ -121,6 +121,14 @@ def model_dims(config: ml_collections.ConfigDict) -> dict:
               mlp_ratio=m.get("mlp_ratio", 4.0), t_patch=m.get("t_patch", 4))
 
 
+def looped_option(config: ml_collections.ConfigDict) -> bool | None:
+  """config.model.attention (auto | looped | batched) -> Attention's `looped` (None = auto)."""
+  choice = config.model.get("attention", "auto")
+  if choice not in ("auto", "looped", "batched"):
+    raise ValueError(f"model.attention={choice!r} is not one of auto, looped, batched")
+  return None if choice == "auto" else choice == "looped"
+
+
 class EncoderMixin:
   """Builds and runs the MAMP encoder as attributes of the model itself, so the pretrain and the
   classifier models share identical param paths (`blocks.3.attn.qkv.kernel`, ...)."""
@@ -138,7 +146,9 @@ class EncoderMixin:
     self.temp_embed = nnx.Param(_embed_init(rngs.params(), (1, self.num_tokens_t, 1, d)))
     # Linearly increasing drop-path rates over depth (stochastic depth's usual schedule).
     rates = [drop_path_rate * i / max(self.depth - 1, 1) for i in range(self.depth)]
-    self.blocks = nnx.List([Block(d, dims["num_heads"], dims["mlp_ratio"], r, rngs=rngs) for r in rates])
+    looped = looped_option(config)
+    self.blocks = nnx.List([Block(d, dims["num_heads"], dims["mlp_ratio"], r, looped, rngs=rngs)
+                            for r in rates])
     self.norm = nnx.LayerNorm(d, epsilon=LN_EPS, rngs=rngs)
 
   def embed(self, x: jax.Array) -> jax.Array:

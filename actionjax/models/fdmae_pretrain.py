@@ -15,7 +15,8 @@ from flax import nnx
 
 from actionjax.layers import dct, masking
 from actionjax.models import registry
-from actionjax.models.fdmae_encoder import LN_EPS, Block, EncoderMixin, _embed_init, _xavier, model_dims
+from actionjax.models.fdmae_encoder import (LN_EPS, Block, EncoderMixin, _embed_init, _xavier, looped_option,
+                                            model_dims)
 from actionjax.models.fdmae_sfr import SSFRM
 
 
@@ -51,7 +52,8 @@ class FDMAEPretrain(EncoderMixin, nnx.Module):
   config.model keys (defaults = the paper's NTU-60 setting): dim, depth, num_heads, mlp_ratio,
   t_patch, decoder_dim, decoder_depth (3; Table VII), decoder_heads, mask_ratio (0.88; Table V),
   masking ('tube' | 'random'; Table IV MTM), tube_len (3 tokens; Table VI), dual_path (Table IV DP),
-  freq_recon (Table IV FR), shared_mask, norm_target, freq_cutoff, eta1, eta2, sfr_dim, sfr_groups.
+  freq_recon (Table IV FR), shared_mask, norm_target, freq_cutoff, eta1, eta2, sfr_dim, sfr_groups,
+  attention (auto | looped | batched; see fdmae_encoder.Attention).
   """
 
   uses_ema = True  # the trainer passes `ema=` the EMA copy (Eq. 1) for the target path
@@ -76,7 +78,8 @@ class FDMAEPretrain(EncoderMixin, nnx.Module):
     self.decoder_pos_embed = nnx.Param(_embed_init(rngs.params(), (1, 1, v, dd)))
     self.decoder_temp_embed = nnx.Param(_embed_init(rngs.params(), (1, self.num_tokens_t, 1, dd)))
     self.decoder_blocks = nnx.List([
-        Block(dd, g("decoder_heads", 8), model_dims(config)["mlp_ratio"], rngs=rngs)
+        Block(dd, g("decoder_heads", 8), model_dims(config)["mlp_ratio"], looped=looped_option(config),
+              rngs=rngs)
         for _ in range(g("decoder_depth", 3))])
     self.decoder_norm = nnx.LayerNorm(dd, epsilon=LN_EPS, rngs=rngs)
     self.decoder_pred = nnx.Linear(dd, self.t_patch * d.channels, kernel_init=_xavier, rngs=rngs)  # phi
