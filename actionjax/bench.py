@@ -22,12 +22,23 @@ def input_shape(config, batch: int) -> tuple[int, ...]:
   return (batch, d.max_persons, d.num_frames, d.num_joints, d.channels)
 
 
-def _flops(compiled, data_parallel: int) -> float:
-  """Whole-batch FLOPs: XLA reports one partition's, and each `data` shard does 1/n of the batch
-  (the `model` axis only replicates work today)."""
-  cost = compiled.cost_analysis()
+def _flops(lowered) -> float:
+  """Whole-batch model FLOPs: XLA's count on the lowered program, before partitioning (a compiled
+  program reports one partition's) and before fusion."""
+  cost = lowered.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-  return float(cost.get("flops", 0.0)) * data_parallel if cost else 0.0
+  return float(cost.get("flops", 0.0)) if cost else 0.0
+
+
+def _loop_free(config):
+  """The config to count FLOPs on, or None for `config` itself. XLA's cost analysis counts a loop
+  body once, so a model with a looped attention form (config.model.attention) is counted in its
+  batched form: the same parameters and numbers, no loop."""
+  if config.model.get("attention", "batched") == "batched":
+    return None
+  counted = config.copy_and_resolve_references()
+  counted.model.attention = "batched"
+  return counted
 
 
 def _time(fn, steps: int) -> float:
@@ -65,12 +76,14 @@ def bench_config(config, *, batch_size: int | None = None, steps: int = 10) -> d
                       in_shardings=(setup.state_shardings, sharding.batch_sharding(mesh)))
   with jax.set_mesh(mesh):
     t = time.perf_counter()
-    train_compiled = train_step.lower(state, batch).compile()
+    train_lowered = train_step.lower(state, batch)
+    train_compiled = train_lowered.compile()
     train_compile_s = time.perf_counter() - t
     has_logits = not config.loss.name == "model"
     if has_logits:
       t = time.perf_counter()
-      eval_compiled = eval_step.lower(state, batch["inputs"]).compile()
+      eval_lowered = eval_step.lower(state, batch["inputs"])
+      eval_compiled = eval_lowered.compile()
       eval_compile_s = time.perf_counter() - t
     holder = {"state": state}
 
@@ -81,8 +94,16 @@ def bench_config(config, *, batch_size: int | None = None, steps: int = 10) -> d
     train_s = _time(one_train, steps)
     eval_s = _time(lambda: eval_compiled(holder["state"], batch["inputs"]), steps) if has_logits else None
 
-  train_flops = _flops(train_compiled, mesh.shape["data"])
-  eval_flops = _flops(eval_compiled, mesh.shape["data"]) if has_logits else 0.0
+    counted = _loop_free(config)
+    if counted is not None:
+      alt = setup_lib.build(counted, mesh, steps_per_epoch=1000, total_steps=100000)
+      train_lowered = jax.jit(make_train_step(alt.graphdef, counted, alt.tx, alt.lr, alt.uses_ema)).lower(
+          holder["state"], batch)
+      if has_logits:
+        eval_lowered = jax.jit(make_eval_step(alt.graphdef, counted, use_ema=False)).lower(
+            holder["state"], batch["inputs"])
+    train_flops = _flops(train_lowered)
+    eval_flops = _flops(eval_lowered) if has_logits else 0.0
   out = {
       "model": config.model.name, "batch_size": b, "input_shape": list(input_shape(config, b)),
       "dtype": config.train.dtype, "devices": jax.device_count(), "platform": jax.devices()[0].platform,

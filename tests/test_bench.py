@@ -13,3 +13,19 @@ def test_bench_tiny():
   assert out["model_flops_per_sample"] >= 2 * rows * (v * ch * w + 3 * w * w)
   assert out["train_flops_per_sample"] > 2 * out["model_flops_per_sample"]
   assert out["train_samples_per_s"] > 0 and out["eval_samples_per_s"] > 0 and out["peak_host_memory_mb"] > 100
+
+
+def test_bench_counts_looped_attention_in_full():
+  """XLA counts a loop body once; the looped FD-MAE attention must still report the FLOPs of the
+  batched form, which include every (sequence, head) score matrix."""
+  from actionjax import config as config_lib
+  counts = {}
+  for form in ("looped", "batched"):
+    c = config_lib.load("configs/fdmae.py:demo_linear", [f"--config.model.attention={form}"])
+    counts[form] = bench.bench_config(c, batch_size=8, steps=1)["model_flops_per_sample"]
+  c = config_lib.load("configs/fdmae.py:demo_linear")
+  tokens = c.data.max_persons * (c.data.num_frames // c.model.t_patch) * c.data.num_joints
+  # q k^T and p v of every head and block: 2 x 2 n^2 d_model multiply-adds per person-sequence
+  attention = c.model.depth * 2 * 2 * (tokens // c.data.max_persons) ** 2 * c.model.dim * c.data.max_persons
+  assert counts["looped"] == counts["batched"]
+  assert counts["batched"] > attention
