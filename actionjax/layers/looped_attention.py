@@ -35,7 +35,7 @@ def _forward_one(q: jax.Array, k: jax.Array, v: jax.Array) -> tuple[jax.Array, j
 
 
 def _backward_one(q, k, v, out, lse, dout):
-  """Gradients of one (n, d) problem: dS = P o (dP - rowsum(dO o O)) (FlashAttention, Eq. in §B.2)."""
+  """Gradients of one (n, d) problem: dS = P o (dP - rowsum(dO o O)) (FlashAttention, App. B.2)."""
   p = jnp.exp(_scores(q, k) - lse)
   f32 = dict(preferred_element_type=jnp.float32)
   dv = jnp.matmul(jnp.swapaxes(p, -1, -2).astype(dout.dtype), dout, **f32)
