@@ -90,6 +90,24 @@ def test_stop_gradient_on_target_path(split):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
+def test_looped_and_batched_attention_give_the_same_step():
+  """model.attention=looped (one CPU device's default) and batched: the same losses and gradients
+  for the whole pre-training model, both paths (the suite's 8 devices would pick batched)."""
+  out = {}
+  for form in ("looped", "batched"):
+    graphdef, params, rest = nnx.split(registry.create(_config(attention=form), rngs=nnx.Rngs(0)),
+                                       nnx.Param, ...)
+    assert nnx.merge(graphdef, params, rest).decoder_blocks[0].attn.looped is (form == "looped")
+
+    def fn(p):
+      m = nnx.merge(graphdef, p, rest)
+      return m(_inputs(), train=True, rngs=nnx.Rngs(mask=jax.random.key(5)), ema=m)["loss"].mean()
+    out[form] = jax.value_and_grad(fn)(params)
+  np.testing.assert_allclose(out["looped"][0], out["batched"][0], rtol=1e-6)
+  for a, b in zip(jax.tree.leaves(out["looped"][1]), jax.tree.leaves(out["batched"][1])):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
 def test_loss_falls_with_optax_and_ema(split):
   _, params, _, vg = split
   ema = params
