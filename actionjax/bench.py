@@ -12,6 +12,7 @@ import jax
 import numpy as np
 
 from actionjax import config as config_lib
+from actionjax import host_memory
 from actionjax.train import setup as setup_lib
 from actionjax.train import sharding
 from actionjax.train.step import make_eval_step, make_train_step
@@ -121,6 +122,7 @@ def bench_config(config, *, batch_size: int | None = None, steps: int = 10) -> d
 def run_bench(config_spec: str, overrides=(), *, batch_size: int | None = None, steps: int = 10,
               out: str | None = None) -> dict:
   config = config_lib.load(config_spec, overrides)
+  host_memory.apply(config)  # before JAX starts its threads
   result = bench_config(config, batch_size=batch_size, steps=steps)
   result["config"] = config_spec
   text = json.dumps(result, indent=2)

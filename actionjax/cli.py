@@ -32,10 +32,12 @@ def _init_distributed(args) -> None:
 
 
 def _cmd_train(args) -> int:
-  _init_distributed(args)
   from actionjax import config as config_lib
-  from actionjax.train import trainer
+  from actionjax import host_memory
   config = config_lib.load(args.config, args.overrides)
+  host_memory.apply(config)  # before JAX starts its threads
+  _init_distributed(args)
+  from actionjax.train import trainer
   result = trainer.train(config, args.workdir, quiet=args.quiet)
   import jax
   if jax.process_index() == 0:
@@ -178,9 +180,6 @@ def main(argv: list[str] | None = None) -> int:
   overrides = [a for a in argv if a.startswith("--config.")]
   args = parser.parse_args([a for a in argv if not a.startswith("--config.")])
   args.overrides = overrides
-  if args.command != "prepare":  # prepare runs no XLA program; one heap slowed tf.data ~20%
-    from actionjax import host_memory
-    host_memory.keep_freed_memory()  # before JAX starts its threads
   if args.debug:
     return args.func(args)
   try:

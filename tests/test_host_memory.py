@@ -15,7 +15,10 @@ import sys
 _PROBE = """
 import ctypes, json, resource, sys, threading
 from actionjax import host_memory
-applied = host_memory.keep_freed_memory() if sys.argv[1] == "keep" else False
+from actionjax.config import base_config
+config = base_config()
+config.train.keep_host_memory = sys.argv[1] in ("keep", "config")
+applied = host_memory.keep_freed_memory() if sys.argv[1] == "keep" else host_memory.apply(config)
 libc = ctypes.CDLL("libc.so.6")
 libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
 libc.free.argtypes = [ctypes.c_void_p]
@@ -46,6 +49,11 @@ def test_freed_memory_is_reused_without_page_faults():
   pages = (64 << 20) // 4096
   assert default["faults"] > pages // 2, default  # glibc unmaps the block and the refill faults it back
   assert kept["faults"] < pages // 100, kept
+
+
+def test_config_key_decides():
+  assert _probe("config")["applied"] is True and _probe("config")["faults"] < (64 << 20) // 4096 // 100
+  assert _probe("default")["applied"] is False  # base_config: keep_host_memory off
 
 
 def test_opt_out_by_environment():
