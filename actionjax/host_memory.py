@@ -35,7 +35,7 @@ _applied: bool | None = None
 
 def apply(config) -> bool:
   """keep_freed_memory() if config.train.keep_host_memory; True if the settings are in effect."""
-  return bool(config.train.get("keep_host_memory", False)) and keep_freed_memory()
+  return config.train.keep_host_memory and keep_freed_memory()
 
 
 def keep_freed_memory() -> bool:
