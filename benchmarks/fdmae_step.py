@@ -1,7 +1,7 @@
 """FD-MAE pre-training step throughput on this machine: the jitted JAX train step (forward of both
 paths, backward of the online path, AdamW, EMA update of Eq. 1) next to a same-size PyTorch step.
 
-  python benchmarks/fdmae_step.py [--steps 5] [--batch 8] [--no-torch] [--default-malloc]
+  python benchmarks/fdmae_step.py [--steps 5] [--batch 8] [--no-torch] [--default-malloc] [--floor]
 
 Writes benchmarks/results/fdmae_step.json (fdmae_step_default_malloc.json with --default-malloc).
 The PyTorch model below is a same-size re-implementation for timing only (the mirror's encoder
@@ -37,6 +37,8 @@ from actionjax import config as config_lib
 from actionjax import host_memory
 from actionjax.models import fdmae, registry
 from actionjax.models.fdmae_encoder import ENCODER_KEYS
+
+import fdmae_floor  # this script's folder is on sys.path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -262,7 +264,12 @@ def worker(kind: str, args) -> None:
     cmd = line.strip()
     if cmd == "quit":
       break
-    print(json.dumps(run() if cmd == "step" else gemm_gflops(kind)), flush=True)
+    if cmd == "floor":
+      times = (fdmae_floor.jax_times if kind == "jax" else fdmae_floor.torch_times)(
+          fdmae_floor.parts(c, args.batch))
+      print(json.dumps(fdmae_floor.encode(times)), flush=True)
+    else:
+      print(json.dumps(run() if cmd == "step" else gemm_gflops(kind)), flush=True)
 
 
 def pretrain_config():
@@ -277,6 +284,8 @@ def main() -> None:
   ap.add_argument("--pause", type=float, default=1.0, help="seconds idle before each timed step")
   ap.add_argument("--default-malloc", action="store_true",
                   help="leave glibc's allocator settings alone (actionjax/host_memory.py), to measure their effect")
+  ap.add_argument("--floor", action="store_true",
+                  help="also time the blocks' matrix products and attention cores alone (fdmae_floor.py)")
   ap.add_argument("--worker", choices=("jax", "torch"), help=argparse.SUPPRESS)
   args = ap.parse_args()
   if args.worker:
@@ -316,6 +325,9 @@ def main() -> None:
       time.sleep(args.pause)
       runs[k].append(ask(k, "step"))
   gemm = {k: ask(k, "gemm") for k in kinds}
+  if args.floor:
+    parts = fdmae_floor.parts(c, args.batch)
+    result["floor"] = fdmae_floor.floor(parts, [fdmae_floor.decode(ask(k, "floor")) for k in kinds])
   for k in kinds:
     result[k] = summary(runs[k], flop, args.batch)
     procs[k].communicate("quit\n")
@@ -325,6 +337,8 @@ def main() -> None:
     result["speedup_jax_over_torch"] = result["torch"]["step_s"] / result["jax"]["step_s"]
     result["speedup_if_every_flop_ran_at_best_gemm_rate"] = (
         result["torch"]["step_s"] / result["step_s_at_best_gemm_rate"])
+    if args.floor:
+      result["speedup_if_the_step_took_its_floor"] = result["torch"]["step_s"] / result["floor"]["floor_s"]
   result["load_average_at_end"] = os.getloadavg()
   name = "fdmae_step_default_malloc.json" if args.default_malloc else "fdmae_step.json"
   os.makedirs(os.path.join(HERE, "results"), exist_ok=True)

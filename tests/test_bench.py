@@ -29,3 +29,35 @@ def test_bench_counts_looped_attention_in_full():
   attention = c.model.depth * 2 * 2 * (tokens // c.data.max_persons) ** 2 * c.model.dim * c.data.max_persons
   assert counts["looped"] == counts["batched"]
   assert counts["batched"] > attention
+
+
+def test_fdmae_floor_counts_the_blocks_of_the_real_step():
+  """benchmarks/fdmae_floor.py's part list (every matrix product and attention core of both paths'
+  blocks, with its backward on the online path) against XLA's FLOP count of the paper config's
+  loss gradient: the parts must fit inside it (a double count would not) and make up nearly all
+  of it (a forgotten path or backward would not: the target path's forwards alone are 23%)."""
+  import os
+  import sys
+
+  import jax
+  import jax.numpy as jnp
+  from flax import nnx
+
+  from actionjax import config as config_lib
+  from actionjax.models import registry
+  sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
+  import fdmae_floor
+
+  batch = 8
+  c = config_lib.load("configs/fdmae.py:ntu60_xsub_pretrain", ["--config.model.attention=batched"])
+  d = c.data
+  g, p, r = nnx.split(nnx.eval_shape(lambda: registry.create(c, rngs=nnx.Rngs(0))), nnx.Param, ...)
+  x = jax.ShapeDtypeStruct((batch, d.max_persons, d.num_frames, d.num_joints, d.channels), jnp.float32)
+
+  def loss(p, e, x):
+    return nnx.merge(g, p, r)(x, train=True, rngs=nnx.Rngs(mask=jax.random.key(0)),
+                              ema=nnx.merge(g, e, r))["loss"].mean()
+  xla = jax.jit(jax.grad(loss)).lower(p, p, x).cost_analysis()["flops"]
+  parts = fdmae_floor.parts(c, batch)
+  counted = sum(n * fdmae_floor.flop_of(kind, key) for kind in parts for key, n in parts[kind].items())
+  assert 0.9 * xla < counted <= xla
