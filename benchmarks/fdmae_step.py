@@ -12,7 +12,8 @@ Also recorded, to read the ratio against: the FLOPs one step needs (XLA's count 
 batched attention, so that no loop hides FLOPs from it), each side's achieved FLOP/s, page faults
 and kernel time per step, and the best fp32 GEMM rate JAX and PyTorch reach on this machine in the
 same run. FLOPs / best GEMM rate is the time the step would take if every FLOP ran as fast as a
-large square matrix product.
+large square matrix product. With --floor, both workers also time the blocks' matrix products and
+attention cores alone (fdmae_floor.py): the step can be no faster than their sum.
 """
 from __future__ import annotations
 
