@@ -278,10 +278,10 @@ def pretrain_config():
 
 
 def main() -> None:
-  ap = argparse.ArgumentParser()
-  ap.add_argument("--steps", type=int, default=5)
-  ap.add_argument("--batch", type=int, default=8)
-  ap.add_argument("--no-torch", action="store_true")
+  ap = argparse.ArgumentParser(description="FD-MAE pre-training step: JAX next to a same-size PyTorch step.")
+  ap.add_argument("--steps", type=int, default=5, help="timed steps per framework (the median is reported)")
+  ap.add_argument("--batch", type=int, default=8, help="clips per step (2 persons, 2 x 120 frames each)")
+  ap.add_argument("--no-torch", action="store_true", help="time the JAX step only")
   ap.add_argument("--pause", type=float, default=1.0, help="seconds idle before each timed step")
   ap.add_argument("--default-malloc", action="store_true",
                   help="leave glibc's allocator settings alone (actionjax/host_memory.py), to measure their effect")
