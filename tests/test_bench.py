@@ -31,13 +31,12 @@ def test_bench_counts_looped_attention_in_full():
   assert counts["batched"] > attention
 
 
-def test_fdmae_floor_counts_the_blocks_of_the_real_step():
+def test_fdmae_floor_counts_the_blocks_of_the_real_step(monkeypatch):
   """benchmarks/fdmae_floor.py's part list (every matrix product and attention core of both paths'
   blocks, with its backward on the online path) against XLA's FLOP count of the paper config's
   loss gradient: the parts must fit inside it (a double count would not) and make up nearly all
   of it (a forgotten path or backward would not: the target path's forwards alone are 23%)."""
   import os
-  import sys
 
   import jax
   import jax.numpy as jnp
@@ -45,7 +44,7 @@ def test_fdmae_floor_counts_the_blocks_of_the_real_step():
 
   from actionjax import config as config_lib
   from actionjax.models import registry
-  sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
+  monkeypatch.syspath_prepend(os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
   import fdmae_floor
 
   batch = 8
