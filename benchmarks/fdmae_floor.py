@@ -19,7 +19,8 @@ import numpy as np
 from actionjax.layers import masking
 
 
-def _best(fn, repeats: int = 5) -> float:
+def best_seconds(fn, repeats: int = 5) -> float:
+  """Fastest of `repeats` timed calls of fn(), after one untimed call."""
   fn()
   times = []
   for _ in range(repeats):
@@ -70,7 +71,7 @@ def jax_times(p: dict) -> dict:
   mm = jax.jit(jnp.matmul)
   for (m, k, n) in p["gemm"]:
     a, b = jnp.ones((m, k), jnp.float32), jnp.ones((k, n), jnp.float32)
-    out["gemm"][(m, k, n)] = _best(lambda: mm(a, b).block_until_ready())
+    out["gemm"][(m, k, n)] = best_seconds(lambda: mm(a, b).block_until_ready())
   looped = lambda qkv: looped_attention(qkv)
   batched = lambda qkv: _attend(*(jnp.moveaxis(qkv, -3, 0).swapaxes(-2, -3)))
   for (b, h, n, d, grad) in p["attention"]:
@@ -78,7 +79,7 @@ def jax_times(p: dict) -> dict:
     best = np.inf
     for f in (looped, batched):
       fn = jax.jit(jax.grad(lambda x: f(x).sum()) if grad else f)
-      best = min(best, _best(lambda: jax.block_until_ready(fn(qkv))))
+      best = min(best, best_seconds(lambda: jax.block_until_ready(fn(qkv))))
     out["attention"][(b, h, n, d, grad)] = best
   return out
 
@@ -91,7 +92,7 @@ def torch_times(p: dict) -> dict:
   out = {"gemm": {}, "attention": {}}
   for (m, k, n) in p["gemm"]:
     a, b = torch.ones(m, k), torch.ones(k, n)
-    out["gemm"][(m, k, n)] = _best(lambda: a @ b)
+    out["gemm"][(m, k, n)] = best_seconds(lambda: a @ b)
   for (b, h, n, d, grad) in p["attention"]:
     q, k, v = (torch.randn(b, h, n, d, requires_grad=grad) for _ in range(3))
 
@@ -101,7 +102,7 @@ def torch_times(p: dict) -> dict:
       else:
         with torch.no_grad():
           F.scaled_dot_product_attention(q, k, v)
-    out["attention"][(b, h, n, d, grad)] = _best(run)
+    out["attention"][(b, h, n, d, grad)] = best_seconds(run)
   return out
 
 

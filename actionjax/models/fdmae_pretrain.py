@@ -77,10 +77,9 @@ class FDMAEPretrain(EncoderMixin, nnx.Module):
     self.mask_token = nnx.Param(_embed_init(rngs.params(), (1, 1, dd)))
     self.decoder_pos_embed = nnx.Param(_embed_init(rngs.params(), (1, 1, v, dd)))
     self.decoder_temp_embed = nnx.Param(_embed_init(rngs.params(), (1, self.num_tokens_t, 1, dd)))
-    self.decoder_blocks = nnx.List([
-        Block(dd, g("decoder_heads", 8), model_dims(config)["mlp_ratio"], looped=looped_option(config),
-              rngs=rngs)
-        for _ in range(g("decoder_depth", 3))])
+    looped, mlp_ratio = looped_option(config), model_dims(config)["mlp_ratio"]
+    self.decoder_blocks = nnx.List([Block(dd, g("decoder_heads", 8), mlp_ratio, looped=looped, rngs=rngs)
+                                    for _ in range(g("decoder_depth", 3))])
     self.decoder_norm = nnx.LayerNorm(dd, epsilon=LN_EPS, rngs=rngs)
     self.decoder_pred = nnx.Linear(dd, self.t_patch * d.channels, kernel_init=_xavier, rngs=rngs)  # phi
     if self.freq_recon:
