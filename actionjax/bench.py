@@ -20,7 +20,21 @@ from actionjax.train.step import make_eval_step, make_train_step
 
 def input_shape(config, batch: int) -> tuple[int, ...]:
   d = config.data
+  if d.modalities:  # video: (B, T, S, S, C)
+    from actionjax.train.video_inputs import input_channels
+    return (batch, d.num_frames, d.image_size, d.image_size, input_channels(config))
   return (batch, d.max_persons, d.num_frames, d.num_joints, d.channels)
+
+
+def random_inputs(config, batch: int, rng: np.random.Generator) -> np.ndarray:
+  """Inputs as the pipeline yields them: float32 skeletons; uint8 / uint16 video frames."""
+  shape = input_shape(config, batch)
+  if not config.data.modalities:
+    return rng.standard_normal(shape).astype(np.float32)
+  if config.data.depth_max <= 0:
+    config.data.depth_max = 4500.0  # no dataset to read it from: NTU's millimetre scale
+  dtype = np.uint8 if shape[-1] == 3 else np.uint16
+  return rng.integers(0, 256, shape).astype(dtype)
 
 
 def _flops(lowered) -> float:
@@ -66,7 +80,7 @@ def bench_config(config, *, batch_size: int | None = None, steps: int = 10) -> d
   state = setup_lib.init_state(setup)
   n_params = int(sum(np.prod(x.shape) for x in jax.tree.leaves(state.params)))
   rng = np.random.default_rng(0)
-  local = {"inputs": rng.standard_normal(input_shape(config, b)).astype(np.float32),
+  local = {"inputs": random_inputs(config, b, rng),
            "label": rng.integers(0, config.model.num_classes, b).astype(np.int32)}
   batch = sharding.global_batch(local, mesh)
 

@@ -46,6 +46,17 @@ def base_config() -> ConfigDict:
       "shuffle_buffer": 2048,
       "synthetic": "",          # demo configs: generate synthetic raw data into data.dir if empty
       "label_fraction": 1.0,    # < 1: train on a deterministic per-class subset (semi-supervised)
+      # Video (docs/video_data.md); num_frames and num_clips above apply too.
+      "modalities": (),         # ('rgb',), ('depth',) or ('rgb', 'depth'); () = skeleton data
+      "image_size": 112,        # crop side fed to the model (S x S)
+      "flip": False,            # random horizontal flips; off for gestures (mirror-pair classes)
+      "crop_scales": (1.0, 2 ** -0.25, 2 ** -0.75, 0.5),  # multi-scale crop, x the short side (TSN)
+      "max_distort": 1,         # crop height / width scale indices differ by at most this
+      "rgb_mean": (0.485, 0.456, 0.406),  # ImageNet statistics (the I3D / TSN families' inputs)
+      "rgb_std": (0.229, 0.224, 0.225),
+      "depth_max": 0.0,         # depth value that maps to 1.0; 0 = the dataset's (dataset_info.json)
+      "depth_mean": 0.5,        # after scaling by depth_max
+      "depth_std": 0.5,
   })
   c.train = ConfigDict({
       "batch_size": 32,         # global, over all processes and devices

@@ -77,8 +77,11 @@ def coord_dims_of(info: dict, channels: int) -> int:
   return min(3, channels)
 
 
-class InputPipeline:
-  """Per-process batches of one split (see module docstring)."""
+class RecordPipeline:
+  """Per-process batches of one split (see module docstring): files, process sharding, epochs,
+  exact resume and evaluation padding. Subclasses check their config keys (`_configure`), turn one
+  serialized record into one sample (`_train_sample`, `_eval_sample`) and say what a padding row
+  is (`_padding_rows`)."""
 
   def __init__(self, config, split: str, *, train: bool, batch_size: int, seed: int | None = None,
                num_clips: int = 1, process_index: int | None = None,
@@ -109,32 +112,7 @@ class InputPipeline:
     self.file_counts = [count_records(f) for f in files]
     self.num_examples = int(sum(self.file_counts))
 
-    self.num_frames = int(d.num_frames)
-    self.max_persons = int(d.max_persons)
-    self.num_joints = int(d.num_joints)
-    self.channels = int(d.channels)
-    info_joints = self.info.get("num_joints")
-    if info_joints is not None and int(info_joints) != self.num_joints:
-      raise DataError(f"data.num_joints={self.num_joints} but {d.dir} holds {info_joints}-joint "
-                       f"skeletons; set --config.data.num_joints={info_joints}")
-    info_channels = self.info.get("channels")
-    if info_channels is not None and int(info_channels) < self.channels:
-      raise DataError(f"data.channels={self.channels} but {d.dir} holds {info_channels} channels")
-    self.coord_dims = coord_dims_of(self.info, self.channels)
-    pairs = self.info.get("bone_pairs")
-    self.parents = augment.bone_parents(pairs, self.num_joints) if pairs else None
-    if d.stream not in augment.STREAMS:
-      raise ValueError(f"data.stream={d.stream!r} is not one of {', '.join(augment.STREAMS)}")
-    if d.stream in ("bone", "bone_motion") and self.parents is None:
-      raise DataError(f"data.stream={d.stream!r} needs bone_pairs in {d.dir}/dataset_info.json")
-    if d.normalize not in normalize_lib.MODES:
-      modes = ", ".join(normalize_lib.MODES)
-      raise ValueError(f"data.normalize={d.normalize!r} is not one of {modes}")
-    if d.normalize == "pyskl" and self.coord_dims != 3:
-      raise DataError("data.normalize='pyskl' (PreNormalize3D) needs 3D skeletons; this dataset "
-                      "is 2D (x, y, score): use 'none' or 'ctrgcn'")
-    if d.sampling not in ("crop_resize", "uniform"):
-      raise ValueError(f"data.sampling={d.sampling!r} is not one of crop_resize, uniform")
+    self._configure()
 
     # Which files this process reads, and how many records each process ends up with.
     P, p = self.process_count, self.process_index
@@ -154,6 +132,18 @@ class InputPipeline:
 
     self._batches = int(start_batch) if self.train else 0
     self._iterator: Iterator | None = None
+
+  def _configure(self) -> None:
+    raise NotImplementedError
+
+  def _train_sample(self, key: tf.Tensor, serialized: tf.Tensor) -> dict:
+    raise NotImplementedError
+
+  def _eval_sample(self, clip: tf.Tensor, serialized: tf.Tensor) -> dict:
+    raise NotImplementedError
+
+  def _padding_rows(self, n: int) -> dict[str, np.ndarray]:
+    raise NotImplementedError
 
   # ------------------------------------------------------------------ public API
   def steps_per_epoch(self, global_batch: int) -> int:
@@ -204,53 +194,6 @@ class InputPipeline:
     if self.train:
       raise TypeError("a training pipeline is infinite; use steps_per_epoch(global_batch)")
     return self.num_batches
-
-  # ------------------------------------------------------------------ sample transform
-  def _load(self, serialized: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, dict]:
-    """Parse, pad/truncate persons, cut to the valid frames, normalise."""
-    ex = records.parse(serialized)
-    M, V, C = self.max_persons, self.num_joints, self.channels
-    x = ex["keypoint"][:M, :, :, :C]
-    x = tf.pad(x, [[0, M - tf.shape(x)[0]], [0, 0], [0, 0], [0, 0]])
-    x = tf.reshape(x, [M, -1, V, C])
-    # A 0-frame record (should not exist) becomes one zero frame instead of failing the gather.
-    x = tf.pad(x, [[0, 0], [0, tf.maximum(1 - tf.shape(x)[1], 0)], [0, 0], [0, 0]])
-    valid = augment.valid_length(x, ex["num_frames"])
-    x = x[:, :valid]
-    x = normalize_lib.normalize(x, self.config.data.normalize, coord_dims=self.coord_dims)
-    return x, valid, ex
-
-  def _finish(self, x: tf.Tensor, ex: dict, valid_row: bool = True) -> dict:
-    x = augment.to_stream(x, self.config.data.stream, self.parents, self.coord_dims)
-    x = tf.reshape(x, [self.max_persons, self.num_frames, self.num_joints, self.channels])
-    return {"inputs": x, "label": tf.cast(ex["label"], tf.int32), "name": ex["name"],
-            "valid": tf.constant(valid_row)}
-
-  def _train_sample(self, key: tf.Tensor, serialized: tf.Tensor) -> dict:
-    d = self.config.data
-    x, valid, ex = self._load(serialized)
-    r = augment.train_draws(key, self.num_frames, d.crop_ratio, float(d.rotation), float(d.scale))
-    if d.sampling == "crop_resize":
-      x = augment.crop_resize(x, valid, self.num_frames, r["p"], r["u"])
-    else:
-      x = augment.uniform_sample(x, valid, self.num_frames, r["u_frames"])
-    if d.scale > 0:
-      x = augment.scale(x, r["scale"], self.coord_dims)
-    if d.rotation > 0:
-      x = augment.rotate(x, r["angles"], self.coord_dims)
-    return self._finish(x, ex)
-
-  def _eval_sample(self, clip: tf.Tensor, serialized: tf.Tensor) -> dict:
-    d = self.config.data
-    x, valid, ex = self._load(serialized)
-    if d.sampling == "crop_resize":
-      # The centred window is deterministic: every clip is the same view.
-      x = augment.centre_crop_resize(x, valid, self.num_frames, float(d.test_crop_ratio))
-    else:
-      key = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(clip, tf.int64)])
-      u = tf.random.stateless_uniform([self.num_frames], key)
-      x = augment.uniform_sample(x, valid, self.num_frames, u)
-    return self._finish(x, ex)
 
   # ------------------------------------------------------------------ datasets
   @staticmethod
@@ -311,11 +254,6 @@ class InputPipeline:
     ds = ds.batch(self.batch_size)
     return ds.prefetch(AUTOTUNE).with_options(self._options())
 
-  def _padding_rows(self, n: int) -> dict[str, np.ndarray]:
-    shape = (n, self.max_persons, self.num_frames, self.num_joints, self.channels)
-    return {"inputs": np.zeros(shape, np.float32), "label": np.zeros(n, np.int32),
-            "name": np.full(n, b"", dtype=object), "valid": np.zeros(n, bool)}
-
   def _eval_batches(self) -> Iterator[dict[str, np.ndarray]]:
     """One pass: real batches, the last one padded, then all-padding batches up to num_batches."""
     count = 0
@@ -332,6 +270,95 @@ class InputPipeline:
       yield self._padding_rows(self.batch_size)
 
 
-def make(config, split: str, **kwargs: Any) -> InputPipeline:
-  """Shorthand: `make(config, config.data.train_split, train=True, batch_size=...)`."""
+class InputPipeline(RecordPipeline):
+  """Skeleton batches: `inputs` float32 (B, M, T, V, C)."""
+
+  def _configure(self) -> None:
+    d = self.config.data
+    self.num_frames = int(d.num_frames)
+    self.max_persons = int(d.max_persons)
+    self.num_joints = int(d.num_joints)
+    self.channels = int(d.channels)
+    info_joints = self.info.get("num_joints")
+    if info_joints is not None and int(info_joints) != self.num_joints:
+      raise DataError(f"data.num_joints={self.num_joints} but {d.dir} holds {info_joints}-joint "
+                       f"skeletons; set --config.data.num_joints={info_joints}")
+    info_channels = self.info.get("channels")
+    if info_channels is not None and int(info_channels) < self.channels:
+      raise DataError(f"data.channels={self.channels} but {d.dir} holds {info_channels} channels")
+    self.coord_dims = coord_dims_of(self.info, self.channels)
+    pairs = self.info.get("bone_pairs")
+    self.parents = augment.bone_parents(pairs, self.num_joints) if pairs else None
+    if d.stream not in augment.STREAMS:
+      raise ValueError(f"data.stream={d.stream!r} is not one of {', '.join(augment.STREAMS)}")
+    if d.stream in ("bone", "bone_motion") and self.parents is None:
+      raise DataError(f"data.stream={d.stream!r} needs bone_pairs in {d.dir}/dataset_info.json")
+    if d.normalize not in normalize_lib.MODES:
+      modes = ", ".join(normalize_lib.MODES)
+      raise ValueError(f"data.normalize={d.normalize!r} is not one of {modes}")
+    if d.normalize == "pyskl" and self.coord_dims != 3:
+      raise DataError("data.normalize='pyskl' (PreNormalize3D) needs 3D skeletons; this dataset "
+                      "is 2D (x, y, score): use 'none' or 'ctrgcn'")
+    if d.sampling not in ("crop_resize", "uniform"):
+      raise ValueError(f"data.sampling={d.sampling!r} is not one of crop_resize, uniform")
+
+  # ------------------------------------------------------------------ sample transform
+  def _load(self, serialized: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, dict]:
+    """Parse, pad/truncate persons, cut to the valid frames, normalise."""
+    ex = records.parse(serialized)
+    M, V, C = self.max_persons, self.num_joints, self.channels
+    x = ex["keypoint"][:M, :, :, :C]
+    x = tf.pad(x, [[0, M - tf.shape(x)[0]], [0, 0], [0, 0], [0, 0]])
+    x = tf.reshape(x, [M, -1, V, C])
+    # A 0-frame record (should not exist) becomes one zero frame instead of failing the gather.
+    x = tf.pad(x, [[0, 0], [0, tf.maximum(1 - tf.shape(x)[1], 0)], [0, 0], [0, 0]])
+    valid = augment.valid_length(x, ex["num_frames"])
+    x = x[:, :valid]
+    x = normalize_lib.normalize(x, self.config.data.normalize, coord_dims=self.coord_dims)
+    return x, valid, ex
+
+  def _finish(self, x: tf.Tensor, ex: dict, valid_row: bool = True) -> dict:
+    x = augment.to_stream(x, self.config.data.stream, self.parents, self.coord_dims)
+    x = tf.reshape(x, [self.max_persons, self.num_frames, self.num_joints, self.channels])
+    return {"inputs": x, "label": tf.cast(ex["label"], tf.int32), "name": ex["name"],
+            "valid": tf.constant(valid_row)}
+
+  def _train_sample(self, key: tf.Tensor, serialized: tf.Tensor) -> dict:
+    d = self.config.data
+    x, valid, ex = self._load(serialized)
+    r = augment.train_draws(key, self.num_frames, d.crop_ratio, float(d.rotation), float(d.scale))
+    if d.sampling == "crop_resize":
+      x = augment.crop_resize(x, valid, self.num_frames, r["p"], r["u"])
+    else:
+      x = augment.uniform_sample(x, valid, self.num_frames, r["u_frames"])
+    if d.scale > 0:
+      x = augment.scale(x, r["scale"], self.coord_dims)
+    if d.rotation > 0:
+      x = augment.rotate(x, r["angles"], self.coord_dims)
+    return self._finish(x, ex)
+
+  def _eval_sample(self, clip: tf.Tensor, serialized: tf.Tensor) -> dict:
+    d = self.config.data
+    x, valid, ex = self._load(serialized)
+    if d.sampling == "crop_resize":
+      # The centred window is deterministic: every clip is the same view.
+      x = augment.centre_crop_resize(x, valid, self.num_frames, float(d.test_crop_ratio))
+    else:
+      key = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(clip, tf.int64)])
+      u = tf.random.stateless_uniform([self.num_frames], key)
+      x = augment.uniform_sample(x, valid, self.num_frames, u)
+    return self._finish(x, ex)
+
+  def _padding_rows(self, n: int) -> dict[str, np.ndarray]:
+    shape = (n, self.max_persons, self.num_frames, self.num_joints, self.channels)
+    return {"inputs": np.zeros(shape, np.float32), "label": np.zeros(n, np.int32),
+            "name": np.full(n, b"", dtype=object), "valid": np.zeros(n, bool)}
+
+
+def make(config, split: str, **kwargs: Any) -> RecordPipeline:
+  """The pipeline of `config`'s data (video when `data.modalities` is set, else skeleton):
+  `make(config, config.data.train_split, train=True, batch_size=...)`."""
+  if config.data.get("modalities"):
+    from data_pipelines.video_input import VideoPipeline
+    return VideoPipeline(config, split, **kwargs)
   return InputPipeline(config, split, **kwargs)

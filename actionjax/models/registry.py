@@ -15,6 +15,7 @@ _REGISTRY: dict[str, Callable[..., nnx.Module]] = {}
 # name -> module that registers it (imported on first use).
 _MODULES = {
     "tiny_classifier": "actionjax.models.tiny",
+    "tiny_video": "actionjax.models.tiny_video",
     "fgstformer": "actionjax.models.fgstformer",
     "slnl_rfa": "actionjax.models.slnl_rfa",
     "fdmae_pretrain": "actionjax.models.fdmae",

@@ -12,6 +12,7 @@ from flax import nnx
 from actionjax import losses
 from actionjax.config import ConfigDict
 from actionjax.train.state import TrainState
+from actionjax.train.video_inputs import model_inputs
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
@@ -58,6 +59,7 @@ def make_train_step(graphdef: nnx.GraphDef, config: ConfigDict, tx: optax.Gradie
   def train_step(state: TrainState, batch: dict):
     key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
     mix_key, key = jax.random.split(key)
+    batch = dict(batch, inputs=model_inputs(batch["inputs"], config))  # video: uint -> float32
     if config.train.mixup_alpha > 0:
       batch = _mixup(batch, mix_key, config.train.mixup_alpha, num_classes, config.train.label_smoothing)
     if accum == 1:
@@ -106,6 +108,6 @@ def make_eval_step(graphdef: nnx.GraphDef, config: ConfigDict, use_ema: bool) ->
   def eval_step(state: TrainState, inputs: jax.Array) -> jax.Array:
     params = state.ema if use_ema else state.params
     model = nnx.merge(graphdef, cast_floats(params, dtype), state.rest)
-    return model(inputs.astype(dtype), train=False)["logits"].astype(jnp.float32)
+    return model(model_inputs(inputs, config).astype(dtype), train=False)["logits"].astype(jnp.float32)
 
   return eval_step

@@ -36,11 +36,11 @@ def process_batch_size(global_batch: int) -> int:
 
 def make_pipeline(config: ConfigDict, split: str, *, train: bool, batch_size: int, num_clips: int = 1):
   """The data pipeline for this process (data_pipelines.input), generating demo data if asked."""
-  from data_pipelines.input import InputPipeline
+  from data_pipelines import input as input_lib
   if config.data.synthetic:
     from data_pipelines import demo_data
     demo_data.ensure_data(config)
-  return InputPipeline(config, split, train=train, batch_size=process_batch_size(batch_size),
+  return input_lib.make(config, split, train=train, batch_size=process_batch_size(batch_size),
                        seed=config.seed, num_clips=num_clips,
                        process_index=jax.process_index(), process_count=jax.process_count())
 
@@ -52,6 +52,16 @@ def resolve_num_classes(config: ConfigDict, info: dict) -> None:
   elif n and config.model.num_classes > n:
     raise TrainError(f"model.num_classes={config.model.num_classes} but the data in {config.data.dir}"
                      f" has {n} classes; set --config.model.num_classes={n}")
+
+
+def resolve_depth_max(config: ConfigDict, info: dict) -> None:
+  """Video with depth: data.depth_max = 0 takes the dataset's value (NTU mm, 8-bit 255)."""
+  from data_pipelines.video_records import modalities_of
+  if "depth" in modalities_of(config.data.modalities) and config.data.depth_max <= 0:
+    if not info.get("depth_max"):
+      raise TrainError(f"{config.data.dir}/dataset_info.json has no depth_max; set"
+                       " --config.data.depth_max (the depth value that maps to 1.0)")
+    config.data.depth_max = float(info["depth_max"])
 
 
 def save_config(config: ConfigDict, workdir: str) -> None:
@@ -167,6 +177,7 @@ def train(config: ConfigDict, workdir: str, *, quiet: bool = False, devices=None
 
   pipeline = make_pipeline(config, config.data.train_split, train=True, batch_size=t.batch_size)
   resolve_num_classes(config, pipeline.info)
+  resolve_depth_max(config, pipeline.info)
   steps_per_epoch = max(1, pipeline.num_examples // t.batch_size)
   total_steps = t.num_steps or int(round(t.num_epochs * steps_per_epoch))
   setup = setup_lib.build(config, mesh, steps_per_epoch=steps_per_epoch, total_steps=total_steps)

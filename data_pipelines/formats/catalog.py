@@ -42,6 +42,7 @@ class Listing:
   skipped: list[tuple[str, str]]  # (file, reason): excluded by the protocol, not errors
   absent: int  # expected samples of the full release not found
   class_names: list[str]
+  notes: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (file, remark): accepted
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,3 +223,34 @@ def spec(dataset: str) -> Spec:
 def convert(dataset: str, task: Task) -> Sample:
   """Reads and preprocesses one input; raises FormatError (or DataError) with the reason."""
   return SPECS[dataset].convert(task)
+
+
+@dataclasses.dataclass(frozen=True)
+class SkeletonConverter:
+  """A skeleton dataset as `prepare` drives it (the interface `video_catalog.VideoConverter` shares):
+  picklable, so workers receive it; `convert` runs in workers, `serialize` in the parent."""
+  dataset: str
+  splits: tuple[str, ...] = ("train", "test")
+  default_shard_size: int = 1000  # samples per shard (~30-60 MB of NTU records)
+  chunk: int = 16  # samples per worker call
+
+  @property
+  def protocols(self) -> tuple[str, ...]:
+    return spec(self.dataset).protocols
+
+  def list_inputs(self, raw_dir: str) -> Listing:
+    return spec(self.dataset).list_inputs(raw_dir)
+
+  def convert(self, task: Task) -> Sample:
+    return convert(self.dataset, task)
+
+  def serialize(self, sample: Sample) -> bytes:
+    from data_pipelines import records
+    return records.serialize(sample.keypoint, sample.label, sample.name, sample.ids,
+                             num_frames=sample.keypoint.shape[1])
+
+  def info(self) -> dict:
+    s = spec(self.dataset)
+    return {"num_joints": s.num_joints, "channels": s.channels, "coord_dims": s.coord_dims,
+            "max_persons": 2, "bone_pairs": [list(p) for p in s.bone_pairs],
+            "preprocessing_version": s.preprocessing_version}
