@@ -13,7 +13,12 @@ from data_pipelines.errors import DataError
 
 SAMPLES_PER_CLASS = 40
 NUM_FRAMES = (50, 100)
-DEFAULT_CLASSES = {"ntu60": 60, "ntu120": 120, "nwucla": 10, "kinetics_skeleton": 10}
+DEFAULT_CLASSES = {"ntu60": 60, "ntu120": 120, "nwucla": 10, "kinetics_skeleton": 10,
+                   "ntu60_video": 60}
+# Synthetic video: small frames and few samples keep generation and a CPU demo within minutes.
+# Both modalities are prepared, so one demo folder serves RGB, depth and RGB-D configs.
+VIDEO = {"ntu60_video": {"samples_per_class": 16, "num_frames": (24, 40), "size": (96, 128),
+                         "short_side": 64}}
 _GENERATOR_VERSION = 1  # bump when synthetic.py output changes: invalidates cached raw files
 _DONE = "GENERATED"  # no .json: readers never mistake it for a sample
 
@@ -37,8 +42,14 @@ def synthetic_raw_dir(dataset: str, *, num_classes: int, samples_per_class: int 
         f" into {raw_dir}")
   tmp = raw_dir + ".partial"
   shutil.rmtree(tmp, ignore_errors=True)
-  synthetic.write(dataset, tmp, num_classes=num_classes, samples_per_class=samples_per_class,
-                  seed=seed, num_frames=tuple(num_frames))
+  if dataset in VIDEO:
+    from data_pipelines import synthetic_video
+    synthetic_video.write_ntu_video(tmp, num_classes=num_classes, samples_per_class=samples_per_class,
+                                    seed=seed, num_frames=tuple(num_frames),
+                                    size=VIDEO[dataset]["size"], edge_cases=False)
+  else:
+    synthetic.write(dataset, tmp, num_classes=num_classes, samples_per_class=samples_per_class,
+                    seed=seed, num_frames=tuple(num_frames))
   with open(os.path.join(tmp, _DONE), "w") as f:
     json.dump(settings, f)
   shutil.rmtree(raw_dir, ignore_errors=True)
@@ -61,11 +72,16 @@ def ensure_data(config: Any, *, samples_per_class: int | None = None, workers: i
   if os.path.exists(os.path.join(config.data.dir, records.INFO_FILE)):
     return
   num_classes = config.model.num_classes or DEFAULT_CLASSES[dataset]
+  video = VIDEO.get(dataset, {})
   raw_dir = synthetic_raw_dir(dataset, num_classes=num_classes,
-                              samples_per_class=samples_per_class or SAMPLES_PER_CLASS,
-                              seed=config.seed)
+                              samples_per_class=samples_per_class or video.get("samples_per_class",
+                                                                               SAMPLES_PER_CLASS),
+                              seed=config.seed, num_frames=video.get("num_frames", NUM_FRAMES))
   print(f"synthetic {dataset}: preparing records into {config.data.dir}")
-  summary = prepare.prepare(dataset, raw_dir, config.data.dir, workers=workers, progress=progress)
+  options = ({"modalities": ("rgb", "depth"), "short_side": video["short_side"],
+              "skeleton_dir": os.path.join(raw_dir, "nturgb+d_skeletons")} if video else {})
+  summary = prepare.prepare(dataset, raw_dir, config.data.dir, workers=workers, progress=progress,
+                            **options)
   if not summary["ok"]:
     raise DataError(f"synthetic {dataset}: {summary['rejected']} inputs rejected; see"
                     f" {os.path.join(config.data.dir, records.REJECTED_FILE)}")

@@ -18,6 +18,10 @@ RAW_DIR_HINT = {
     "ntu120": "<NTU skeletons folder>",
     "nwucla": "<NW-UCLA all_sqe folder>",
     "kinetics_skeleton": "<folder with kinetics_{train,val}/ and kinetics_{train,val}_label.json>",
+    "ntu60_video": "<folder with nturgb+d_rgb/ and/or nturgb+d_depth_masked/>",
+    "ntu120_video": "<folder with nturgb+d_rgb/ and/or nturgb+d_depth_masked/>",
+    "isogd": "<IsoGD folder with {train,valid,test}/ and the list files>",
+    "video_list": "<video root> --list_file train=<list> --list_file test=<list>",
 }
 
 

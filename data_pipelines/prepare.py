@@ -64,9 +64,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   video.add_argument("--jpeg_quality", type=int, default=90, help="JPEG quality of stored RGB frames")
   video.add_argument("--depth_format", choices=("png", "jpeg"), default="png",
                      help="encoding of 8-bit depth video frames (16-bit depth is always PNG)")
-  video.add_argument("--crop", choices=("", "person", "none"), default="",
-                     help="NTU: person-centred crop from --skeleton_dir or the depth mask, else a"
-                          " centre crop (default person); 'none' keeps whole frames")
+  video.add_argument("--crop", choices=("", "person", "centre", "none"), default="",
+                     help="person (NTU's default): a person-centred square from --skeleton_dir or"
+                          " the depth mask, else the centre square; centre: the centre square;"
+                          " none (the default elsewhere): whole frames")
   video.add_argument("--skeleton_dir", default="", help="NTU: the .skeleton folder, for the crop")
   video.add_argument("--list_file", action="append", default=[], metavar="SPLIT=FILE",
                      help="video_list: one per split, e.g. --list_file train=train.txt"
@@ -103,7 +104,7 @@ def converter_for(dataset: str, args: argparse.Namespace | None = None, **option
   return video_catalog.VideoConverter(dataset, video_catalog.VideoOptions(**options))
 
 
-def _convert_one(converter, task) -> tuple[str, object]:
+def convert_one(converter, task) -> tuple[str, object]:
   """Worker: ('ok', sample) or ('reject', reason). Workers stay free of TensorFlow (fast start)."""
   try:
     return "ok", converter.convert(task)
@@ -114,14 +115,14 @@ def _convert_one(converter, task) -> tuple[str, object]:
 
 
 def _convert_chunk(converter, tasks: Sequence) -> list[tuple[str, object]]:
-  return [_convert_one(converter, t) for t in tasks]
+  return [convert_one(converter, t) for t in tasks]
 
 
 def _results(converter, tasks: Sequence, workers: int) -> Iterator[tuple]:
   """Conversion results in input order from `workers` processes; a sliding window of chunks keeps
   the workers busy while bounding how many finished samples wait in memory."""
   if workers <= 1:
-    yield from (_convert_one(converter, t) for t in tasks)
+    yield from (convert_one(converter, t) for t in tasks)
     return
   size = converter.chunk
   chunks = (tasks[i:i + size] for i in range(0, len(tasks), size))

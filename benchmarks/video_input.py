@@ -1,0 +1,378 @@
+"""Video input-pipeline throughput (clips/s) with training augmentation: actionjax's tf.data
+pipeline reading prepared records against a PyTorch `DataLoader` reading extracted JPEG frame
+folders with PIL the way public RGB-D toolboxes do (TSN-style dataset), side by side in one run.
+
+Both readers produce uint8 (B, T, S, S, 3) batches of the same clips: segment sampling of T frames,
+one multi-scale crop (TSN scales x the short side, max distortion 1, uniform position) for all
+frames of a clip, bilinear resize to S x S, random horizontal flip. The frame folders hold the very
+JPEG bytes of the records (same size, same quality), so both readers decode identical images;
+`--full_size` adds folders of full-size source frames at quality 95, as toolboxes often store them.
+Readers take turns in rounds (a fresh iterator each round: warm-up batches, then timed batches);
+the figure is the median over rounds.
+
+    python benchmarks/video_input.py [--clips 12] [--shapes 16x112,32x224] [--batch 8]
+        [--batches 12] [--rounds 3] [--workers 2]
+
+Writes benchmarks/results/video_input.json and prints it.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import platform
+import random
+import shutil
+import sys
+import tempfile
+import threading
+import time
+
+import numpy as np
+from PIL import Image
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY_VIDEO = os.path.join(REPO, "configs", "tiny_video.py")
+TSN_SCALES = (1.0, 2 ** -0.25, 2 ** -0.75, 0.5)  # = data_pipelines.video_augment.TSN_SCALES
+
+
+class LoadSampler:
+  """Samples the 1-minute load average every `every` seconds in a thread (what else ran)."""
+
+  def __init__(self, every: float = 5.0):
+    self.samples = [os.getloadavg()[0]]
+    self._stop = threading.Event()
+    self._thread = threading.Thread(target=self._run, args=(every,), daemon=True)
+    self._thread.start()
+
+  def _run(self, every: float) -> None:
+    while not self._stop.wait(every):
+      self.samples.append(os.getloadavg()[0])
+
+  def summary(self) -> dict:
+    self._stop.set()
+    s = self.samples + [os.getloadavg()[0]]
+    return {"load_avg_1min_min": round(min(s), 2), "load_avg_1min_median": round(float(np.median(s)), 2),
+            "load_avg_1min_max": round(max(s), 2)}
+
+
+# --------------------------------------------------------------------------- the PyTorch reader
+class FrameFolderClips:
+  """A TSN-style `torch.utils.data.Dataset` over RGB frame folders (`img_00001.jpg`, ...), as
+  public RGB-D / video toolboxes write it: `__getitem__` lists the folder, samples T segment
+  indices, opens each JPEG with PIL, crops the same multi-scale box out of every frame, resizes it
+  to size x size (bilinear), flips all frames or none, and stacks them to a uint8 (T, S, S, 3)
+  tensor. torchvision is not installed here, so the group transforms are written with PIL, as
+  TSN's GroupMultiScaleCrop / GroupRandomHorizontalFlip do internally."""
+
+  def __init__(self, folders, labels, num_frames: int, size: int, *, scales=TSN_SCALES,
+               max_distort: int = 1, flip: bool = True):
+    self.folders, self.labels = list(folders), list(labels)
+    self.num_frames, self.size = int(num_frames), int(size)
+    self.pairs = [(scales[i], scales[j]) for i in range(len(scales)) for j in range(len(scales))
+                  if abs(i - j) <= max_distort]
+    self.flip = flip
+
+  def __len__(self) -> int:
+    return len(self.folders)
+
+  def _indices(self, n: int) -> list[int]:
+    T = self.num_frames
+    if n < T:  # loop padding
+      return [k % n for k in range(T)]
+    return [min(int((k + random.random()) * n / T), n - 1) for k in range(T)]
+
+  def _box(self, w: int, h: int) -> tuple[int, int, int, int]:
+    sh, sw = random.choice(self.pairs)
+    short = min(w, h)
+    ch, cw = min(round(short * sh), h), min(round(short * sw), w)
+    y0, x0 = random.randint(0, h - ch), random.randint(0, w - cw)
+    return x0, y0, x0 + cw, y0 + ch
+
+  def __getitem__(self, i: int):
+    import torch
+    folder = self.folders[i]
+    files = sorted(f for f in os.listdir(folder) if f.endswith(".jpg"))
+    imgs = [Image.open(os.path.join(folder, files[j])).convert("RGB")
+            for j in self._indices(len(files))]
+    box = self._box(*imgs[0].size)
+    imgs = [im.crop(box).resize((self.size, self.size), Image.BILINEAR) for im in imgs]
+    if self.flip and random.random() < 0.5:
+      imgs = [im.transpose(Image.FLIP_LEFT_RIGHT) for im in imgs]
+    return torch.from_numpy(np.stack([np.asarray(im) for im in imgs])), self.labels[i]
+
+
+def torch_loader(folders, labels, num_frames: int, size: int, *, batch: int, workers: int):
+  """The DataLoader of `FrameFolderClips`: random clips with replacement (an endless stream),
+  `workers` worker processes (default fork start, prefetch_factor 2), default collation."""
+  import torch
+  from torch.utils.data import DataLoader, Dataset, RandomSampler
+
+  class _Dataset(FrameFolderClips, Dataset):
+    pass
+
+  ds = _Dataset(folders, labels, num_frames, size)
+  sampler = RandomSampler(ds, replacement=True, num_samples=2**31 - 1)
+  return DataLoader(ds, batch_size=batch, sampler=sampler, num_workers=workers, drop_last=True,
+                    pin_memory=False, persistent_workers=False)
+
+
+# --------------------------------------------------------------------------- actionjax's reader
+def actionjax_config(records_dir: str, protocol: str, num_frames: int, size: int):
+  """`configs/tiny_video.py:ntu60_xsub` on the benchmark's records, with flips (NTU trains with
+  them), the default multi-scale crop, and T x S x S clips."""
+  from actionjax import config as config_lib
+  c = config_lib.load(f"{TINY_VIDEO}:ntu60_xsub")
+  c.data.dir, c.data.protocol = records_dir, protocol
+  c.data.num_frames, c.data.image_size, c.data.flip = num_frames, size, True
+  c.data.shuffle_buffer = 16
+  return c
+
+
+def actionjax_pipeline(config, split: str, *, batch: int, seed: int, threads: int):
+  """`input.make` for `config` (a VideoPipeline), with tf.data's threads limited to `threads`
+  (`tf.data.Options.threading.private_threadpool_size`; 0 keeps TF's default pool)."""
+  from data_pipelines import video_input
+
+  class Limited(video_input.VideoPipeline):
+    def _options(self):
+      opts = super()._options()
+      if threads:
+        opts.threading.private_threadpool_size = threads
+      return opts
+
+  return Limited(config, split, train=True, batch_size=batch, seed=seed, process_index=0,
+                 process_count=1)
+
+
+# --------------------------------------------------------------------------- data
+def make_data(tmp: str, *, clips: int, frames: tuple[int, int], size: tuple[int, int],
+              short_side: int, seed: int, full_size: bool, raw_dir: str = "") -> dict:
+  """Synthetic NTU RGB videos -> records (`prepare ntu60_video --modalities rgb --crop none`)
+  and frame folders holding the records' JPEG bytes (+ full-size q95 folders). A non-empty
+  `raw_dir` is reused as it is (else the videos are written there, or into `tmp`)."""
+  import tensorflow as tf
+  from data_pipelines import prepare, records, synthetic_video
+  raw, rec = raw_dir or os.path.join(tmp, "raw"), os.path.join(tmp, "records")
+  rgb_dir = os.path.join(raw, "nturgb+d_rgb")
+  if not (os.path.isdir(rgb_dir) and os.listdir(rgb_dir)):
+    synthetic_video.write_ntu_video(raw, num_classes=clips, samples_per_class=1, seed=seed,
+                                    num_frames=frames, size=size, codec="h264",
+                                    with_skeleton=False, edge_cases=False)
+  summary = prepare.prepare("ntu60_video", raw, rec, workers=min(2, os.cpu_count() or 1),
+                            progress=False, modalities=("rgb",), crop="none", short_side=short_side)
+  counts = [(n, p, s) for p, splits in summary["protocols"].items() for s, n in splits.items()]
+  _, protocol, split = max(counts)
+  folders, labels, full = [], [], []
+  for path in records.split_files(rec, protocol, split):
+    for raw_record in tf.data.TFRecordDataset(path):
+      ex = tf.train.SequenceExample.FromString(raw_record.numpy())
+      name = ex.context.feature["name"].bytes_list.value[0].decode()
+      folder = os.path.join(tmp, "frames", name)
+      os.makedirs(folder)
+      for i, f in enumerate(ex.feature_lists.feature_list["rgb/encoded"].feature):
+        with open(os.path.join(folder, f"img_{i + 1:05d}.jpg"), "wb") as out:
+          out.write(f.bytes_list.value[0])
+      folders.append(folder)
+      labels.append(int(ex.context.feature["label"].int64_list.value[0]))
+      if full_size:
+        import av
+        folder = os.path.join(tmp, "frames_full", name)
+        os.makedirs(folder)
+        with av.open(os.path.join(raw, "nturgb+d_rgb", f"{name}_rgb.avi")) as container:
+          for i, frame in enumerate(container.decode(video=0)):
+            Image.fromarray(frame.to_ndarray(format="rgb24")).save(
+                os.path.join(folder, f"img_{i + 1:05d}.jpg"), quality=95)
+        full.append(folder)
+  first = sorted(os.listdir(folders[0]))[0]
+  with Image.open(os.path.join(folders[0], first)) as im:
+    stored = [im.height, im.width]
+  import av
+  with av.open(glob.glob(os.path.join(rgb_dir, "*.avi"))[0]) as container:
+    source = [container.streams.video[0].height, container.streams.video[0].width]
+  return {"records": rec, "protocol": protocol, "split": split, "folders": folders,
+          "labels": labels, "full_folders": full, "stored_frame_hw": stored,
+          "mean_frames": round(float(np.mean([len(os.listdir(f)) for f in folders])), 1),
+          "source_hw": source, "records_jpeg_quality": 90}
+
+
+# --------------------------------------------------------------------------- timing
+def time_batches(it, *, warmup: int, batches: int, batch: int, to_array) -> tuple[float, tuple, str]:
+  """clips/s over `batches` batches after `warmup` batches; (rate, batch shape, dtype)."""
+  for _ in range(warmup):
+    x = to_array(next(it))
+  t0 = time.perf_counter()
+  for _ in range(batches):
+    x = to_array(next(it))
+  dt = time.perf_counter() - t0
+  return batch * batches / dt, tuple(x.shape), str(x.dtype)
+
+
+def measure_actionjax(data: dict, num_frames: int, size: int, *, batch: int, warmup: int,
+                      batches: int, seed: int, threads: int):
+  config = actionjax_config(data["records"], data["protocol"], num_frames, size)
+  pipe = actionjax_pipeline(config, data["split"], batch=batch, seed=seed, threads=threads)
+  try:
+    return time_batches(pipe, warmup=warmup, batches=batches, batch=batch,
+                        to_array=lambda b: b["inputs"])
+  finally:
+    del pipe
+
+
+def measure_torch(folders, labels, num_frames: int, size: int, *, batch: int, warmup: int,
+                  batches: int, seed: int, workers: int):
+  import torch
+  torch.manual_seed(seed)
+  loader = torch_loader(folders, labels, num_frames, size, batch=batch, workers=workers)
+  it = iter(loader)
+  try:
+    return time_batches(it, warmup=warmup, batches=batches, batch=batch,
+                        to_array=lambda b: b[0].numpy())
+  finally:
+    del it
+
+
+def compare(data: dict, num_frames: int, size: int, *, batch: int, warmup: int, batches: int,
+            rounds: int, workers: int, tf_threads: int, full_size: bool) -> dict:
+  """Readers alternate (round r: actionjax first when r is even); medians over rounds."""
+  readers = {
+      "actionjax_tfdata": lambda r: measure_actionjax(
+          data, num_frames, size, batch=batch, warmup=warmup, batches=batches, seed=100 + r,
+          threads=tf_threads),
+      "torch_dataloader": lambda r: measure_torch(
+          data["folders"], data["labels"], num_frames, size, batch=batch, warmup=warmup,
+          batches=batches, seed=100 + r, workers=workers)}
+  if full_size and data["full_folders"]:
+    readers["torch_dataloader_full_size_q95"] = lambda r: measure_torch(
+        data["full_folders"], data["labels"], num_frames, size, batch=batch, warmup=warmup,
+        batches=max(2, batches // 4), seed=100 + r, workers=workers)
+  rates = {k: [] for k in readers}
+  shapes = {}
+  for r in range(rounds):
+    order = list(readers) if r % 2 == 0 else list(reversed(readers))
+    for name in order:
+      rate, shape, dtype = readers[name](r)
+      rates[name].append(round(rate, 1))
+      shapes[name] = {"shape": list(shape), "dtype": dtype}
+  median = {k: round(float(np.median(v)), 1) for k, v in rates.items()}
+  out = {"num_frames": num_frames, "size": size, "batch": batch, "timed_batches": batches,
+         "warmup_batches": warmup, "rounds": rounds, "clips_per_s_rounds": rates,
+         "clips_per_s": median, "batches": shapes,
+         "ratio_actionjax_vs_torch": round(median["actionjax_tfdata"] /
+                                           max(median["torch_dataloader"], 1e-9), 2)}
+  if "torch_dataloader_full_size_q95" in median:
+    out["ratio_actionjax_vs_torch_full_size"] = round(
+        median["actionjax_tfdata"] / max(median["torch_dataloader_full_size_q95"], 1e-9), 2)
+  return out
+
+
+def train_step_rate(num_frames: int, size: int, batch: int, steps: int) -> dict:
+  """tiny_video's train step on random inputs of the clip shape (actionjax.bench.bench_config)."""
+  from actionjax import bench
+  from actionjax import config as config_lib
+  c = config_lib.load(f"{TINY_VIDEO}:ntu60_xsub")
+  c.data.num_frames, c.data.image_size = num_frames, size
+  r = bench.bench_config(c, batch_size=batch, steps=steps)
+  return {"num_frames": num_frames, "size": size, "batch": batch,
+          "train_clips_per_s": round(r["train_samples_per_s"], 1),
+          "train_step_s": round(r["train_step_s"], 3), "compile_s": round(r["train_compile_s"], 1),
+          "parameters": r["parameters"]}
+
+
+def _shape(text: str) -> tuple[int, int]:
+  t, s = text.lower().split("x")
+  return int(t), int(s)
+
+
+def main(argv=None) -> dict:
+  parser = argparse.ArgumentParser(description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--clips", type=int, default=12, help="synthetic NTU-format RGB videos")
+  parser.add_argument("--frames", default="90,110", help="frames per video, uniform in LO,HI")
+  parser.add_argument("--source_size", default="1080x1920",
+                      help="synthetic video size HxW (NTU: 1080x1920); records and frame folders"
+                           " hold it resized to --short_side")
+  parser.add_argument("--short_side", type=int, default=256, help="stored frames' short side")
+  parser.add_argument("--shapes", default="16x112,32x224",
+                      help="comma-separated TxS clip shapes (T frames of S x S)")
+  parser.add_argument("--batch", type=int, default=8, help="clips per batch (both readers)")
+  parser.add_argument("--batches", type=int, default=12, help="timed batches per reader and round")
+  parser.add_argument("--warmup", type=int, default=3,
+                      help="untimed batches after each fresh iterator (startup, autotune, prefetch)")
+  parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians reported")
+  parser.add_argument("--workers", type=int, default=2, help="DataLoader num_workers")
+  parser.add_argument("--tf_threads", type=int, default=2,
+                      help="tf.data private_threadpool_size for actionjax's pipeline (0: TF's"
+                           " default pool); 2 matches --workers 2")
+  parser.add_argument("--full_size", action="store_true",
+                      help="also time the DataLoader on full-size (source) frame folders, q95")
+  parser.add_argument("--no_step", action="store_true",
+                      help="skip tiny_video's train-step rate (bench_config; compiles per shape)")
+  parser.add_argument("--step_batch", type=int, default=0, help="train-step batch (0: --batch)")
+  parser.add_argument("--seed", type=int, default=0, help="synthetic data seed")
+  parser.add_argument("--raw_dir", default="",
+                      help="keep the synthetic videos here and reuse them when present (default:"
+                           " written into the scratch folder and removed)")
+  parser.add_argument("--tmp", default="", help="scratch folder (default: a new temporary folder)")
+  parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results",
+                                                    "video_input.json"),
+                      help="where to write the JSON results")
+  args = parser.parse_args(argv)
+  import tensorflow as tf
+  import torch
+  tmp = tempfile.mkdtemp(prefix="video_input_", dir=args.tmp or None)
+  load = LoadSampler()
+  try:
+    t0 = time.perf_counter()
+    data = make_data(tmp, clips=args.clips, frames=_shape(args.frames.replace(",", "x")),
+                     size=_shape(args.source_size), short_side=args.short_side, seed=args.seed,
+                     full_size=args.full_size, raw_dir=args.raw_dir)
+    folder_bytes = sum(os.path.getsize(p) for f in data["folders"] for p in glob.glob(f + "/*"))
+    record_bytes = sum(os.path.getsize(p) for p in glob.glob(
+        os.path.join(data["records"], data["protocol"], data["split"] + "-*")))
+    result = {
+        "benchmark": "video_input",
+        "what": "training clips/s: segment sampling, decode the T sampled JPEGs, one multi-scale"
+                " crop per clip (TSN scales, max distortion 1), bilinear resize, random flip,"
+                " batch; uint8 (B, T, S, S, 3)",
+        "readers": {
+            "actionjax_tfdata": "data_pipelines.input.make (VideoPipeline) on SequenceExample"
+                                " records, tf.data private_threadpool_size="
+                                f"{args.tf_threads or 'default'}, deterministic order",
+            "torch_dataloader": f"torch DataLoader(num_workers={args.workers}, prefetch_factor=2,"
+                                " fork) over a TSN-style Dataset: os.listdir, PIL open/convert,"
+                                " crop + resize(BILINEAR) + flip per frame, np.stack",
+        },
+        "clips": len(data["folders"]), "mean_frames": data["mean_frames"],
+        "source_hw": data["source_hw"], "stored_frame_hw": data["stored_frame_hw"],
+        "jpeg_quality": data["records_jpeg_quality"],
+        "record_kib_per_frame": round(record_bytes / 1024 / sum(
+            len(os.listdir(f)) for f in data["folders"]), 2),
+        "folder_kib_per_frame": round(folder_bytes / 1024 / sum(
+            len(os.listdir(f)) for f in data["folders"]), 2),
+        "setup_s": round(time.perf_counter() - t0, 1),
+        "cpus": os.cpu_count(), "tensorflow": tf.__version__, "torch": torch.__version__,
+        "python": platform.python_version(), "machine": platform.machine(),
+    }
+    result["runs"] = [
+        compare(data, t, s, batch=args.batch, warmup=args.warmup, batches=args.batches,
+                rounds=args.rounds, workers=args.workers, tf_threads=args.tf_threads,
+                full_size=args.full_size)
+        for t, s in (_shape(x) for x in args.shapes.split(",") if x)]
+    if not args.no_step:
+      result["train_step_tiny_video"] = [
+          train_step_rate(t, s, args.step_batch or args.batch, steps=3)
+          for t, s in (_shape(x) for x in args.shapes.split(",") if x)]
+    result["load_during_run"] = load.summary()
+  finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+  print(json.dumps(result, indent=1))
+  os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+  with open(args.out, "w") as f:
+    json.dump(result, f, indent=1)
+  return result
+
+
+if __name__ == "__main__":
+  main(sys.argv[1:])
