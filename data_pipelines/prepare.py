@@ -214,6 +214,7 @@ def prepare(dataset: str, raw_dir: str, out_dir: str, *, workers: int = 1, max_r
   rejected = list(listing.rejected)
   notes = list(listing.notes)
   unlabelled = collections.Counter()
+  depth_bits = set()
   reasons = collections.Counter()
   t_convert = time.perf_counter()
   bar = tqdm(total=len(tasks), unit="sample", desc=f"prepare {dataset}", disable=not progress)
@@ -225,6 +226,8 @@ def prepare(dataset: str, raw_dir: str, out_dir: str, *, workers: int = 1, max_r
           writers[ps].write(record)
           unlabelled[ps[1]] += value.label < 0
         notes += [(task.path, note) for note in getattr(value, "notes", ())]
+        if getattr(value, "depth", None) is not None:
+          depth_bits.add(value.depth.bits)
       else:
         rejected.append((task.path, value))
       bar.update(1)
@@ -259,6 +262,11 @@ def prepare(dataset: str, raw_dir: str, out_dir: str, *, workers: int = 1, max_r
   }
   if any(unlabelled.values()):
     info["unlabelled"] = {s: n for s, n in unlabelled.items() if n}
+  if depth_bits:
+    info["depth_bits"] = sorted(depth_bits)
+    if info.get("depth_max") == 255.0 and 16 in depth_bits:
+      # 16-bit depth of a user's list has no known unit: the trainer asks for data.depth_max.
+      del info["depth_max"]
   # Written last: its presence marks a complete conversion.
   with open(os.path.join(out_dir, records.INFO_FILE), "w") as f:
     json.dump(info, f, indent=1)

@@ -175,6 +175,7 @@ def test_video_list_through_the_command_line(tmp_path):
   train = read_split(out, "", "train")
   assert len(train) == info["protocols"][""]["train"] == len(meta["entries"]["rawframes_train"])
   assert {r["name"] for r in train} == {n for n, _ in meta["entries"]["rawframes_train"]}
+  assert info["depth_bits"] == [16] and "depth_max" not in info  # unknown unit: the user says
   notes = jsonl(os.path.join(out, prepare.NOTES_FILE))
   assert any(meta["wrong_count"] in n["file"] and "frames" in n["note"] for n in notes)
   assert len(jsonl(os.path.join(out, records.REJECTED_FILE))) == 2  # one missing line per list

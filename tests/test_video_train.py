@@ -42,6 +42,15 @@ def test_video_resume_is_exact_and_depth_max_resolved(rgbd_dir, tmp_path):
   assert saved["data"]["depth_max"] == 4500.0  # from dataset_info.json
 
 
+def test_unknown_depth_scale_asks_for_depth_max(rgbd_dir):
+  c = _config(rgbd_dir)
+  with pytest.raises(trainer.TrainError, match="set --config.data.depth_max"):
+    trainer.resolve_depth_max(c, {"modalities": ["rgb", "depth"], "depth_bits": [16]})
+  c.data.depth_max = 1000.0
+  trainer.resolve_depth_max(c, {})  # an explicit value is kept
+  assert c.data.depth_max == 1000.0
+
+
 def test_video_eval_through_the_trainer(rgbd_dir, tmp_path):
   c = _config(rgbd_dir, eval_every_steps=6)
   out = trainer.train(c, str(tmp_path), quiet=True)
