@@ -60,7 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="rgb, depth or rgb,depth (both stored in one record per sample)")
   video.add_argument("--short_side", type=int, default=0,
                      help="resize frames so their short side is this many pixels (0: the dataset's"
-                          " default: NTU 256, IsoGD 240 = unchanged, video_list 256)")
+                          " default: NTU 256, IsoGD 240 = unchanged, video_list 256; -1: keep the"
+                          " source size)")
   video.add_argument("--jpeg_quality", type=int, default=90, help="JPEG quality of stored RGB frames")
   video.add_argument("--depth_format", choices=("png", "jpeg"), default="png",
                      help="encoding of 8-bit depth video frames (16-bit depth is always PNG)")
@@ -68,7 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="person (NTU's default): a person-centred square from --skeleton_dir or"
                           " the depth mask, else the centre square; centre: the centre square;"
                           " none (the default elsewhere): whole frames")
-  video.add_argument("--skeleton_dir", default="", help="NTU: the .skeleton folder, for the crop")
+  video.add_argument("--skeleton_dir", default="",
+                     help="NTU: the .skeleton folder, for the person crop (default:"
+                          " <raw_dir>/nturgb+d_skeletons when it exists)")
   video.add_argument("--list_file", action="append", default=[], metavar="SPLIT=FILE",
                      help="video_list: one per split, e.g. --list_file train=train.txt"
                           " --list_file test=val.txt")
