@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import random
+import resource
 import shutil
 import sys
 import tempfile
@@ -198,19 +199,34 @@ def make_data(tmp: str, *, clips: int, frames: tuple[int, int], size: tuple[int,
 
 
 # --------------------------------------------------------------------------- timing
-def time_batches(it, *, warmup: int, batches: int, batch: int, to_array) -> tuple[float, tuple, str]:
-  """clips/s over `batches` batches after `warmup` batches; (rate, batch shape, dtype)."""
+def self_cpu() -> float:
+  """CPU seconds (user + system) of this process, all threads."""
+  r = resource.getrusage(resource.RUSAGE_SELF)
+  return r.ru_utime + r.ru_stime
+
+
+def pid_cpu(pid: int) -> float:
+  """CPU seconds of a live process (another process's threads included) from /proc."""
+  with open(f"/proc/{pid}/stat") as f:
+    fields = f.read().rsplit(")", 1)[1].split()
+  return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def time_batches(it, *, warmup: int, batches: int, batch: int, to_array, cpu=self_cpu) -> dict:
+  """Wall clips/s and CPU ms per clip (`cpu()`: the reader's CPU seconds so far, all its threads
+  and processes) over `batches` batches after `warmup` batches, and the last batch's shape."""
   for _ in range(warmup):
     x = to_array(next(it))
-  t0 = time.perf_counter()
+  c0, t0 = cpu(), time.perf_counter()
   for _ in range(batches):
     x = to_array(next(it))
-  dt = time.perf_counter() - t0
-  return batch * batches / dt, tuple(x.shape), str(x.dtype)
+  dt, dc = time.perf_counter() - t0, cpu() - c0
+  return {"clips_per_s": batch * batches / dt, "cpu_ms_per_clip": 1000 * dc / (batch * batches),
+          "shape": list(x.shape), "dtype": str(x.dtype)}
 
 
 def measure_actionjax(data: dict, num_frames: int, size: int, *, batch: int, warmup: int,
-                      batches: int, seed: int, threads: int):
+                      batches: int, seed: int, threads: int) -> dict:
   config = actionjax_config(data["records"], data["protocol"], num_frames, size)
   pipe = actionjax_pipeline(config, data["split"], batch=batch, seed=seed, threads=threads)
   try:
@@ -221,14 +237,16 @@ def measure_actionjax(data: dict, num_frames: int, size: int, *, batch: int, war
 
 
 def measure_torch(folders, labels, num_frames: int, size: int, *, batch: int, warmup: int,
-                  batches: int, seed: int, workers: int):
+                  batches: int, seed: int, workers: int) -> dict:
   import torch
   torch.manual_seed(seed)
   loader = torch_loader(folders, labels, num_frames, size, batch=batch, workers=workers)
   it = iter(loader)
+  pids = [w.pid for w in getattr(it, "_workers", [])]  # the worker processes (private API)
+  cpu = lambda: self_cpu() + sum(pid_cpu(p) for p in pids)
   try:
     return time_batches(it, warmup=warmup, batches=batches, batch=batch,
-                        to_array=lambda b: b[0].numpy())
+                        to_array=lambda b: b[0].numpy(), cpu=cpu)
   finally:
     del it
 
@@ -248,23 +266,118 @@ def compare(data: dict, num_frames: int, size: int, *, batch: int, warmup: int, 
         data["full_folders"], data["labels"], num_frames, size, batch=batch, warmup=warmup,
         batches=max(2, batches // 4), seed=100 + r, workers=workers)
   rates = {k: [] for k in readers}
+  cpu = {k: [] for k in readers}
   shapes = {}
   for r in range(rounds):
     order = list(readers) if r % 2 == 0 else list(reversed(readers))
     for name in order:
-      rate, shape, dtype = readers[name](r)
-      rates[name].append(round(rate, 1))
-      shapes[name] = {"shape": list(shape), "dtype": dtype}
+      m = readers[name](r)
+      rates[name].append(round(m["clips_per_s"], 1))
+      cpu[name].append(round(m["cpu_ms_per_clip"], 1))
+      shapes[name] = {"shape": m["shape"], "dtype": m["dtype"]}
   median = {k: round(float(np.median(v)), 1) for k, v in rates.items()}
+  cpu_median = {k: round(float(np.median(v)), 1) for k, v in cpu.items()}
+  ours = "actionjax_tfdata"
   out = {"num_frames": num_frames, "size": size, "batch": batch, "timed_batches": batches,
          "warmup_batches": warmup, "rounds": rounds, "clips_per_s_rounds": rates,
-         "clips_per_s": median, "batches": shapes,
-         "ratio_actionjax_vs_torch": round(median["actionjax_tfdata"] /
-                                           max(median["torch_dataloader"], 1e-9), 2)}
+         "clips_per_s": median, "cpu_ms_per_clip_rounds": cpu, "cpu_ms_per_clip": cpu_median,
+         "batches": shapes,
+         # > 1: actionjax delivers more clips per second / spends less CPU per clip.
+         "ratio_actionjax_vs_torch": round(median[ours] / max(median["torch_dataloader"], 1e-9), 2),
+         "cpu_ratio_torch_vs_actionjax": round(cpu_median["torch_dataloader"] /
+                                               max(cpu_median[ours], 1e-9), 2)}
   if "torch_dataloader_full_size_q95" in median:
-    out["ratio_actionjax_vs_torch_full_size"] = round(
-        median["actionjax_tfdata"] / max(median["torch_dataloader_full_size_q95"], 1e-9), 2)
+    full = "torch_dataloader_full_size_q95"
+    out["ratio_actionjax_vs_torch_full_size"] = round(median[ours] / max(median[full], 1e-9), 2)
+    out["cpu_ratio_torch_full_size_vs_actionjax"] = round(cpu_median[full] /
+                                                          max(cpu_median[ours], 1e-9), 2)
   return out
+
+
+def stage_costs(data: dict, num_frames: int, size: int, *, clips: int = 6, repeats: int = 3) -> dict:
+  """Where a clip's CPU time goes (`--profile`): each stage of actionjax's per-sample function
+  and of the DataLoader's `__getitem__`, timed alone in this process (CPU ms per clip, median over
+  clips and repeats, same frames and crop box for both), and the alternatives of the proposed
+  pipeline patch: a cropped decode (`decode_and_crop_jpeg`, one spare column each side, which makes
+  it bit-identical to decode-then-crop), `ResizeBilinear(align_corners=True)` (crop_and_resize's
+  sampling grid) with one rounding op, and the flip as a rank-3 reverse."""
+  import tensorflow as tf
+  from data_pipelines import video_augment as aug
+  from data_pipelines import video_records
+
+  def cost(fn, *args) -> float:
+    fn(*args)
+    c0 = time.process_time()
+    for _ in range(repeats):
+      fn(*args)
+    return 1000 * (time.process_time() - c0) / repeats
+
+  S, T = size, num_frames
+  parse = tf.function(lambda s, u: tf.gather(
+      video_records.parse(s, ("rgb",))["rgb/encoded"],
+      aug.segment_indices(tf.size(video_records.parse(s, ("rgb",))["rgb/encoded"]), T, u)))
+  decode = tf.function(lambda e: tf.map_fn(
+      lambda s: tf.io.decode_jpeg(s, channels=3, dct_method="INTEGER_ACCURATE"), e,
+      fn_output_signature=tf.uint8))
+  crop_resize = tf.function(lambda f, box: aug.crop_resize(f, box, S, nearest=False))
+  reverse = tf.function(lambda x: tf.reverse(x, [2]))
+
+  def _decode_crop(e, win, width):
+    xs, xe = tf.maximum(win[1] - 1, 0), tf.minimum(win[1] + win[3] + 1, width)
+    window = tf.stack([win[0], xs, win[2], xe - xs])
+    f = tf.map_fn(lambda s: tf.io.decode_and_crop_jpeg(s, window, channels=3,
+                                                       dct_method="INTEGER_ACCURATE"),
+                  e, fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
+    return f[:, :, win[1] - xs:win[1] - xs + win[3]]
+  decode_crop = tf.function(_decode_crop)
+  resize = tf.function(lambda f: tf.cast(
+      tf.raw_ops.ResizeBilinear(images=f, size=[S, S], align_corners=True) + 0.5, tf.uint8))
+  reverse3 = tf.function(lambda x: tf.reshape(tf.reverse(tf.reshape(x, [-1, S, 3]), [1]),
+                                              tf.shape(x)))
+
+  rng = np.random.default_rng(0)
+  rows = []
+  serialized = [r.numpy() for path in __import__("data_pipelines.records", fromlist=["x"]).split_files(
+      data["records"], data["protocol"], data["split"]) for r in tf.data.TFRecordDataset(path)]
+  for k, ser in enumerate(serialized[:clips]):
+    u = rng.random(T).astype(np.float32)
+    folder = data["folders"][k]
+    files = sorted(f for f in os.listdir(folder) if f.endswith(".jpg"))
+    h, w = data["stored_frame_hw"]
+    box = aug.multiscale_box(h, w, tf.constant(rng.random(3), tf.float32))
+    y0, x0, y1, x1 = (int(round(float(v) * d)) for v, d in zip(box.numpy(), (h, w, h, w)))
+    win = tf.constant([y0, x0, y1 - y0, x1 - x0])
+    ser_t, u_t = tf.constant(ser), tf.constant(u)
+    enc = parse(ser_t, u_t)
+    frames = decode(enc)
+    out = crop_resize(frames, box)
+    cropped = decode_crop(enc, win, w)
+    idx = aug.segment_indices(len(files), T, u_t).numpy()
+
+    def pil_decode():
+      names = sorted(f for f in os.listdir(folder) if f.endswith(".jpg"))
+      return [Image.open(os.path.join(folder, names[j])).convert("RGB") for j in idx]
+    imgs = pil_decode()
+    small = [im.crop((x0, y0, x1, y1)).resize((S, S), Image.BILINEAR) for im in imgs]
+    rows.append({
+        "parse_gather": cost(parse, ser_t, u_t), "decode": cost(decode, enc),
+        "crop_resize": cost(crop_resize, frames, box), "flip_reverse": cost(reverse, out),
+        "decode_and_crop": cost(decode_crop, enc, win, w), "resize_bilinear": cost(resize, cropped),
+        "flip_rank3_reverse": cost(reverse3, out),
+        "pil_list_open_decode": cost(pil_decode),
+        "pil_crop_resize": cost(lambda: [im.crop((x0, y0, x1, y1)).resize((S, S), Image.BILINEAR)
+                                         for im in imgs]),
+        "pil_flip": cost(lambda: [im.transpose(Image.FLIP_LEFT_RIGHT) for im in small]),
+        "pil_stack": cost(lambda: np.stack([np.asarray(im) for im in small]))})
+  med = {k: round(float(np.median([r[k] for r in rows])), 2) for k in rows[0]}
+  # A clip is flipped half of the time.
+  med["sum_current"] = round(med["parse_gather"] + med["decode"] + med["crop_resize"]
+                             + 0.5 * med["flip_reverse"], 1)
+  med["sum_proposed"] = round(med["parse_gather"] + med["decode_and_crop"]
+                              + med["resize_bilinear"] + 0.5 * med["flip_rank3_reverse"], 1)
+  med["sum_pil"] = round(med["pil_list_open_decode"] + med["pil_crop_resize"]
+                         + 0.5 * med["pil_flip"] + med["pil_stack"], 1)
+  return {"num_frames": T, "size": S, "clips": len(rows), "cpu_ms_per_clip": med}
 
 
 def train_step_rate(num_frames: int, size: int, batch: int, steps: int) -> dict:
@@ -309,6 +422,9 @@ def main(argv=None) -> dict:
                       help="also time the DataLoader on full-size (source) frame folders, q95")
   parser.add_argument("--no_step", action="store_true",
                       help="skip tiny_video's train-step rate (bench_config; compiles per shape)")
+  parser.add_argument("--profile", action="store_true",
+                      help="also time each stage of both readers' per-clip work alone (CPU ms per"
+                           " clip) and the stages of the proposed pipeline patch")
   parser.add_argument("--step_batch", type=int, default=0, help="train-step batch (0: --batch)")
   parser.add_argument("--seed", type=int, default=0, help="synthetic data seed")
   parser.add_argument("--raw_dir", default="",
@@ -360,6 +476,9 @@ def main(argv=None) -> dict:
                 rounds=args.rounds, workers=args.workers, tf_threads=args.tf_threads,
                 full_size=args.full_size)
         for t, s in (_shape(x) for x in args.shapes.split(",") if x)]
+    if args.profile:
+      result["stage_costs"] = [stage_costs(data, t, s)
+                               for t, s in (_shape(x) for x in args.shapes.split(",") if x)]
     if not args.no_step:
       result["train_step_tiny_video"] = [
           train_step_rate(t, s, args.step_batch or args.batch, steps=3)

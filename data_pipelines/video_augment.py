@@ -93,6 +93,44 @@ def crop_resize(frames: tf.Tensor, box: tf.Tensor, size: int, *, nearest: bool) 
   return tf.cast(out, frames.dtype)
 
 
+def pixel_window(box: tf.Tensor, height: tf.Tensor, width: tf.Tensor) -> tf.Tensor:
+  """int32 [y0, x0, h, w] in pixels of a relative box drawn on whole pixels (multiscale_box,
+  centre_box)."""
+  h, w = tf.cast(height, tf.float32), tf.cast(width, tf.float32)
+  y0, x0 = tf.round(box[0] * h), tf.round(box[1] * w)
+  y1, x1 = tf.round(box[2] * h), tf.round(box[3] * w)
+  return tf.cast(tf.stack([y0, x0, y1 - y0, x1 - x0]), tf.int32)
+
+
+def decode_crop_resize_jpeg(encoded: tf.Tensor, box: tf.Tensor, size: int) -> tf.Tensor:
+  """(T,) JPEG strings of equal-size frames -> (T, size, size, 3) uint8: the relative box cut out
+  and resized as `crop_resize` does (bilinear, output pixel centres evenly over the box's pixel
+  centres; equal up to 1 level where rounding ties), decoding only the box's window.
+
+  libjpeg's cropped decode replicates chroma at the window's left / right edges, so the window is
+  decoded one column wider on each side (inside the frame) and those columns dropped: then it is
+  bit-identical to decoding whole frames and cropping."""
+  shape = tf.io.extract_jpeg_shape(encoded[0])
+  height, width = shape[0], shape[1]
+  win = pixel_window(box, height, width)
+  x0, w = win[1], win[3]
+  xs, xe = tf.maximum(x0 - 1, 0), tf.minimum(x0 + w + 1, width)
+  window = tf.stack([win[0], xs, win[2], xe - xs])
+  decode = lambda s: tf.io.decode_and_crop_jpeg(s, window, channels=3,
+                                                dct_method="INTEGER_ACCURATE")
+  frames = tf.map_fn(decode, encoded, fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
+  frames = frames[:, :, x0 - xs:x0 - xs + w]
+  # align_corners: crop_and_resize's grid on the window; values lie in [0, 255], so the cast
+  # (truncation) of y + 0.5 rounds them.
+  out = tf.raw_ops.ResizeBilinear(images=frames, size=[size, size], align_corners=True)
+  return tf.cast(out + 0.5, tf.uint8)
+
+
 def flip(frames: tf.Tensor, do: tf.Tensor) -> tf.Tensor:
-  """Horizontal flip of (T, H, W, C) when `do`."""
-  return tf.cond(do, lambda: tf.reverse(frames, axis=[2]), lambda: frames)
+  """Horizontal flip of (T, H, W, C) when `do`. Reversed as (T * H, W, C) rows: the same result,
+  ~2.5x faster than tf.reverse on axis 2 of the rank-4 tensor."""
+  def mirrored():
+    shape = tf.shape(frames)
+    rows = tf.reshape(frames, tf.stack([-1, shape[2], shape[3]]))
+    return tf.reshape(tf.reverse(rows, axis=[1]), shape)
+  return tf.cond(do, mirrored, lambda: frames)

@@ -52,19 +52,15 @@ class VideoPipeline(RecordPipeline):
     self.dtype = np.uint8 if self.modalities == ("rgb",) else np.uint16
 
   # ------------------------------------------------------------------ decoding
-  def _decode(self, ex: dict, modality: str, indices: tf.Tensor) -> tf.Tensor:
-    """The chosen frames of one modality, decoded: (T, H, W, 3) uint8 or (T, H, W, 1) uint16."""
-    encoded = tf.gather(ex[f"{modality}/encoded"], indices)
-    if modality == "rgb":
-      # INTEGER_ACCURATE: the same pixels as libjpeg's default decoder (PIL, OpenCV).
-      decode = lambda s: tf.io.decode_jpeg(s, channels=3, dct_method="INTEGER_ACCURATE")
-      return tf.map_fn(decode, encoded, fn_output_signature=tf.uint8)
+  @staticmethod
+  def _decode_depth(ex: dict, indices: tf.Tensor) -> tf.Tensor:
+    """The chosen depth frames, decoded: (T, H, W, 1) uint16."""
+    encoded = tf.gather(ex["depth/encoded"], indices)
     deep = lambda s: tf.io.decode_png(s, channels=1, dtype=tf.uint16)
     # 8-bit depth (PNG or JPEG) keeps its values: decode_png(dtype=uint16) would scale by 257.
     shallow = lambda s: tf.cast(tf.io.decode_image(s, channels=1, expand_animations=False), tf.uint16)
     decode = lambda s: tf.cond(ex["depth/bits"] > 8, lambda: deep(s), lambda: shallow(s))
-    frames = tf.map_fn(decode, encoded, fn_output_signature=tf.TensorSpec([None, None, 1], tf.uint16))
-    return frames
+    return tf.map_fn(decode, encoded, fn_output_signature=tf.TensorSpec([None, None, 1], tf.uint16))
 
   def _clip(self, serialized: tf.Tensor, u: tf.Tensor, box_fn, do_flip: tf.Tensor) -> dict:
     ex = video_records.parse(serialized, self.modalities)
@@ -73,13 +69,21 @@ class VideoPipeline(RecordPipeline):
     tf.debugging.assert_positive(n_first, message="a video record without frames")
     idx = aug.segment_indices(n_first, self.num_frames, u)
     box = None
+    if first == "rgb":  # the frame size from the first sampled JPEG's header, before decoding
+      shape = tf.io.extract_jpeg_shape(ex["rgb/encoded"][idx[0]])
+      box = box_fn(shape[0], shape[1])
     parts = []
     for m in self.modalities:
       n = tf.cast(tf.size(ex[f"{m}/encoded"]), tf.int32)
-      frames = self._decode(ex, m, idx if m == first else aug.paired_indices(idx, n_first, n))
-      if box is None:  # one relative box for both modalities, drawn on the leading one's frame
-        box = box_fn(tf.shape(frames)[1], tf.shape(frames)[2])
-      frames = aug.crop_resize(frames, box, self.image_size, nearest=m == "depth")
+      indices = idx if m == first else aug.paired_indices(idx, n_first, n)
+      if m == "rgb":  # decodes only the crop's window
+        frames = aug.decode_crop_resize_jpeg(tf.gather(ex["rgb/encoded"], indices), box,
+                                             self.image_size)
+      else:
+        frames = self._decode_depth(ex, indices)
+        if box is None:  # one relative box for both modalities, drawn on the leading one's frame
+          box = box_fn(tf.shape(frames)[1], tf.shape(frames)[2])
+        frames = aug.crop_resize(frames, box, self.image_size, nearest=True)
       parts.append(tf.cast(frames, self.dtype))
     x = tf.concat(parts, axis=-1) if len(parts) > 1 else parts[0]
     x = aug.flip(x, do_flip)

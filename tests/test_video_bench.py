@@ -16,7 +16,8 @@ def test_video_convert_tiny(tmp_path, monkeypatch):
   import video_convert
   out = tmp_path / "video_convert.json"
   result = video_convert.main(["--clips", "2", "--size", "64x96", "--frames", "8,10",
-                               "--workers", "1", "--out", str(out), "--tmp", str(tmp_path)])
+                               "--workers", "1", "--short_side", "64", "--out", str(out),
+                               "--tmp", str(tmp_path)])
   assert json.loads(out.read_text()) == json.loads(json.dumps(result))
   assert result["videos"] == 2 and result["rgb_frames"] >= 16
   runs = {(r["modalities"], r["crop"]): r for r in result["runs"]}
@@ -28,10 +29,11 @@ def test_video_convert_tiny(tmp_path, monkeypatch):
   for key in ("records_rgb_person_crop", "records_rgb_depth_person_crop", "records_rgb_full_frame"):
     assert result[key]["kib_per_frame"] > 0
     assert result[key]["copies_per_sample"] == 2.0  # xsub and xview each hold every sample
-  assert result["records_rgb_person_crop"]["frame_size_hw"] == [256, 256]
+  assert result["records_rgb_person_crop"]["frame_size_hw"] == [64, 64]
+  assert result["records_rgb_full_frame"]["frame_size_hw"] == [64, 96]
   folders = result["frame_folders"]
   assert folders["full"]["frame_size_hw"] == [64, 96] and folders["full"]["files"] == result["rgb_frames"]
-  assert folders["short"]["frame_size_hw"] == [256, 384]  # ffmpeg -vf scale=-2:256
+  assert folders["short"]["frame_size_hw"] == [64, 96]  # ffmpeg -vf scale=-2:64
   assert set(result["bytes_ratio_folder_vs_records"]) == {
       "full_size_q95_vs_records_person_crop", "short_side_q95_vs_records_person_crop",
       "full_size_q95_vs_records_full_frame", "short_side_q95_vs_records_full_frame"}
@@ -44,16 +46,21 @@ def test_video_input_tiny(tmp_path, monkeypatch):
   out = tmp_path / "video_input.json"
   result = video_input.main(["--clips", "2", "--source_size", "64x96", "--frames", "10,12",
                              "--short_side", "64", "--shapes", "4x32", "--batch", "2",
-                             "--batches", "2", "--warmup", "1", "--rounds", "1", "--no_step",
+                             "--batches", "2", "--warmup", "1", "--rounds", "1", "--no_step", "--profile",
                              "--out", str(out), "--tmp", str(tmp_path)])
   assert json.loads(out.read_text()) == json.loads(json.dumps(result))
   assert result["clips"] == 2 and result["stored_frame_hw"] == [64, 96]
   (run,) = result["runs"]
   assert set(run["clips_per_s"]) == {"actionjax_tfdata", "torch_dataloader"}
+  assert set(run["cpu_ms_per_clip"]) == set(run["clips_per_s"])
   assert all(v > 0 for v in run["clips_per_s"].values()) and run["ratio_actionjax_vs_torch"] > 0
+  assert all(v > 0 for v in run["cpu_ms_per_clip"].values()) and run["cpu_ratio_torch_vs_actionjax"] > 0
   ours, theirs = run["batches"]["actionjax_tfdata"], run["batches"]["torch_dataloader"]
   assert ours == theirs == {"shape": [2, 4, 32, 32, 3], "dtype": "uint8"}
   assert "load_during_run" in result and "train_step_tiny_video" not in result
+  (stages,) = result["stage_costs"]
+  assert {"decode", "crop_resize", "decode_and_crop", "resize_bilinear", "pil_list_open_decode",
+          "sum_current", "sum_proposed", "sum_pil"} <= set(stages["cpu_ms_per_clip"])
 
 
 def test_torch_reader_matches_actionjax_clips(tmp_path, monkeypatch):

@@ -80,6 +80,28 @@ def test_crop_resize_exact_box_is_identity_and_nearest_keeps_values():
   assert set(np.unique(small)) <= set(np.unique(frames.numpy()))  # no blended depth values
 
 
+def test_windowed_jpeg_decode_equals_decode_then_crop():
+  """decode_crop_resize_jpeg (decodes only the crop window) against decoding whole frames and
+  crop_resize: equal up to one level (rounding ties), on random multi-scale boxes."""
+  import io
+  from PIL import Image
+  rng = np.random.default_rng(0)
+  y, x = np.mgrid[0:72, 0:128]
+  frames = [np.clip(np.stack([x * 2, y * 3, (x + y + 20 * i) % 256], -1)
+                    + rng.integers(0, 40, (72, 128, 3)), 0, 255).astype(np.uint8) for i in range(3)]
+  encoded = []
+  for f in frames:
+    buf = io.BytesIO()
+    Image.fromarray(f).save(buf, format="JPEG", quality=90)
+    encoded.append(buf.getvalue())
+  full = tf.stack([tf.io.decode_jpeg(e, dct_method="INTEGER_ACCURATE") for e in encoded])
+  for _ in range(20):
+    box = video_augment.multiscale_box(72, 128, tf.constant(rng.random(3), tf.float32))
+    got = video_augment.decode_crop_resize_jpeg(tf.constant(encoded), box, 40).numpy()
+    want = video_augment.crop_resize(full, box, 40, nearest=False).numpy()
+    assert np.abs(got.astype(int) - want).max() <= 1
+
+
 # ----------------------------------------------------------------------------- the pipeline
 def _eval_pipe(d, **kw):
   c = video_config(d, **kw)
