@@ -82,6 +82,7 @@ def base_config() -> ConfigDict:
       "name": "sgd",            # sgd | adam | adamw
       "momentum": 0.9,
       "nesterov": True,
+      "dampening": 0.0,         # SGD: torch.optim.SGD's (buf = mu*buf + (1-d)*g after the first step)
       "b1": 0.9,
       "b2": 0.999,
       "eps": 1e-8,

@@ -14,6 +14,8 @@ _CONVERTERS = {
     "slnl_rfa": "slnl_rfa",
     "fdmae_classifier": "fdmae",
     "fdmae_pretrain": "fdmae",
+    "mfst": "mfst",
+    "xstft": "xstft",
 }
 
 

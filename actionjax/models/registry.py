@@ -20,6 +20,8 @@ _MODULES = {
     "slnl_rfa": "actionjax.models.slnl_rfa",
     "fdmae_pretrain": "actionjax.models.fdmae",
     "fdmae_classifier": "actionjax.models.fdmae",
+    "mfst": "actionjax.models.mfst",
+    "xstft": "actionjax.models.xstft",
 }
 
 

@@ -8,9 +8,10 @@ decay (MAMP / FD-MAE); all are built here from one chain:
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import optax
 
@@ -75,6 +76,32 @@ def frozen_mask(params, pattern: str):
   return jax.tree_util.tree_map_with_path(lambda path, _: bool(regex.search(path_str(path))), params)
 
 
+class TorchMomentumState(NamedTuple):
+  count: jax.Array  # updates taken
+  buf: Any          # momentum buffer
+
+
+def torch_momentum(momentum: float, dampening: float, nesterov: bool = False) -> optax.GradientTransformation:
+  """torch.optim.SGD's momentum with dampening: the first step sets buf = g (no dampening), later
+  ones buf = momentum * buf + (1 - dampening) * g; the update is buf, or g + momentum * buf with
+  Nesterov (which torch allows only without dampening)."""
+  if nesterov and dampening:
+    raise ValueError("Nesterov momentum requires optimizer.dampening=0 (as in torch.optim.SGD)")
+
+  def init(params):
+    return TorchMomentumState(jnp.zeros([], jnp.int32), jax.tree.map(jnp.zeros_like, params))
+
+  def update(updates, state, params=None):
+    del params
+    first = state.count == 0
+    buf = jax.tree.map(lambda g, b: jnp.where(first, g, momentum * b + (1.0 - dampening) * g),
+                       updates, state.buf)
+    out = jax.tree.map(lambda g, b: g + momentum * b, updates, buf) if nesterov else buf
+    return out, TorchMomentumState(optax.safe_increment(state.count), buf)
+
+  return optax.GradientTransformation(init, update)
+
+
 def make(config: ml_collections.ConfigDict, params, lr: optax.Schedule, model: Any = None) -> optax.GradientTransformation:
   """The optax transformation for `config.optimizer` over `params` (an nnx.State of Params)."""
   o = config.optimizer
@@ -85,7 +112,9 @@ def make(config: ml_collections.ConfigDict, params, lr: optax.Schedule, model: A
   if o.name in ("sgd", "adam") and o.weight_decay > 0:  # coupled L2, as torch.optim.SGD / Adam
     chain.append(optax.add_decayed_weights(o.weight_decay, mask))
   if o.name == "sgd":
-    if o.momentum > 0:
+    if o.momentum > 0 and o.get("dampening", 0.0) > 0:
+      chain.append(torch_momentum(o.momentum, o.dampening, o.nesterov))
+    elif o.momentum > 0:
       chain.append(optax.trace(decay=o.momentum, nesterov=o.nesterov))
   else:
     chain.append(optax.scale_by_adam(b1=o.b1, b2=o.b2, eps=o.eps))
