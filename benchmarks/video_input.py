@@ -27,35 +27,16 @@ import resource
 import shutil
 import sys
 import tempfile
-import threading
 import time
 
 import numpy as np
 from PIL import Image
 
+from video_convert import LoadSampler  # benchmarks/ is on sys.path when a script there runs
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_VIDEO = os.path.join(REPO, "configs", "tiny_video.py")
 TSN_SCALES = (1.0, 2 ** -0.25, 2 ** -0.75, 0.5)  # = data_pipelines.video_augment.TSN_SCALES
-
-
-class LoadSampler:
-  """Samples the 1-minute load average every `every` seconds in a thread (what else ran)."""
-
-  def __init__(self, every: float = 5.0):
-    self.samples = [os.getloadavg()[0]]
-    self._stop = threading.Event()
-    self._thread = threading.Thread(target=self._run, args=(every,), daemon=True)
-    self._thread.start()
-
-  def _run(self, every: float) -> None:
-    while not self._stop.wait(every):
-      self.samples.append(os.getloadavg()[0])
-
-  def summary(self) -> dict:
-    self._stop.set()
-    s = self.samples + [os.getloadavg()[0]]
-    return {"load_avg_1min_min": round(min(s), 2), "load_avg_1min_median": round(float(np.median(s)), 2),
-            "load_avg_1min_max": round(max(s), 2)}
 
 
 # --------------------------------------------------------------------------- the PyTorch reader
@@ -107,7 +88,6 @@ class FrameFolderClips:
 def torch_loader(folders, labels, num_frames: int, size: int, *, batch: int, workers: int):
   """The DataLoader of `FrameFolderClips`: random clips with replacement (an endless stream),
   `workers` worker processes (default fork start, prefetch_factor 2), default collation."""
-  import torch
   from torch.utils.data import DataLoader, Dataset, RandomSampler
 
   class _Dataset(FrameFolderClips, Dataset):

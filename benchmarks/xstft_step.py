@@ -159,7 +159,6 @@ def step(steps: int = 5, stages_too: bool = False) -> dict:
   # per-stage forward + backward (train-mode BN), JAX jitted vs torch
   model = registry.create(c, rngs=nnx.Rngs(0))
   stages = {"stem": (0, 0), "3b-3c": (0, 2), "4b-4f": (2, 7), "5b-5c": (7, 9)}
-  xj = jnp.asarray(x.numpy())
   breakdown = {}
   from actionjax.models.xstft import max_pool
   from actionjax.export.torch_models.xstft import max_pool as tmax_pool

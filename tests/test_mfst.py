@@ -1,6 +1,5 @@
 """MFST model (§III): sizes against Table III, weight sharing of WMS-Trans, stems per modality,
 ablation switches, RGB-D late fusion (in-model and by sample name), and the demo config learning."""
-import json
 import pathlib
 
 import jax
