@@ -10,6 +10,7 @@ import torch
 from flax import nnx
 
 from actionjax import config as config_lib
+from actionjax.export import keymap
 from actionjax.export import xstft as export
 from actionjax.export.torch_models import xstft as txs
 from actionjax.layers import stft
@@ -30,7 +31,7 @@ def calibrate(model, torch_model, x):
   torch_model.eval()
   stats = torch_model.state_dict()
   for path, var in nnx.to_flat_state(nnx.state(model, nnx.BatchStat)):
-    key, _ = export._convert(path, np.zeros(()))
+    key, _ = keymap.torch_entry(path, np.zeros(()))
     var[...] = jnp.asarray(stats[key].numpy())
 
 

@@ -6,10 +6,9 @@ import ml_collections
 import numpy as np
 from flax import nnx
 
+from actionjax.export import keymap
 from actionjax.export.torch_models import mfst as torch_mfst
 from actionjax.models.mfst import stream_modalities
-
-_BN_NAMES = {"scale": "weight", "bias": "bias", "mean": "running_mean", "var": "running_var"}
 
 
 def torch_kwargs(config: ml_collections.ConfigDict) -> dict:
@@ -24,28 +23,7 @@ def torch_model(config: ml_collections.ConfigDict):
   return torch_mfst.MFST(**torch_kwargs(config)).eval()
 
 
-def _convert(path: tuple, value: np.ndarray) -> tuple[str, np.ndarray]:
-  names = [str(p) for p in path]
-  last = names[-1]
-  if len(names) > 1 and names[-2] == "bn":
-    return ".".join(names[:-1] + [_BN_NAMES[last]]), value
-  if last == "kernel":
-    if value.ndim == 2:      # Dense (in, out) -> (out, in)
-      value = value.T
-    elif value.ndim == 5:    # conv DHWIO -> OIDHW
-      value = value.transpose(4, 3, 0, 1, 2)
-    return ".".join(names[:-1] + ["weight"]), value
-  if last == "scale":        # LayerNorm
-    return ".".join(names[:-1] + ["weight"]), value
-  return ".".join(names), value
-
-
 def state_dict(model: nnx.Module, config: ml_collections.ConfigDict) -> dict[str, np.ndarray]:
   """Maps every `nnx.Param` / `nnx.BatchStat` of the model to the mirror's state_dict keys."""
   del config  # the key map is structural
-  flat = nnx.to_flat_state(nnx.state(model, (nnx.Param, nnx.BatchStat)))
-  out = {}
-  for path, var in flat:
-    key, value = _convert(path, np.asarray(var[...], dtype=np.float32))
-    out[key] = np.ascontiguousarray(value)
-  return out
+  return keymap.state_dict(model, layer_norm=True)
