@@ -15,21 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-def same_pads(sizes: Sequence[int], kernel: Sequence[int], strides: Sequence[int]) -> list[int]:
-  """XLA / TF 'SAME' padding as an F.pad list (last axis first); the odd pad goes at the end."""
-  pads = []
-  for n, k, s in zip(sizes, kernel, strides):
-    out = -(-n // s)
-    total = max((out - 1) * s + k - n, 0)
-    pads.append((total // 2, total - total // 2))
-  return [p for lo_hi in reversed(pads) for p in lo_hi]
-
-
-def max_pool3d(x: torch.Tensor, kernel, strides) -> torch.Tensor:
-  """TF-SAME max-pool of (B, C, T, H, W), padding with -inf."""
-  x = F.pad(x, same_pads(x.shape[2:], kernel, strides), value=-math.inf)
-  return F.max_pool3d(x, tuple(kernel), tuple(strides))
+from actionjax.export.torch_models.fgstformer import sinusoidal_table
+from actionjax.export.torch_models.xstft import max_pool as max_pool3d, same_pads
 
 
 def fold_kernel(w: torch.Tensor, theta: float, variant: str) -> torch.Tensor:
@@ -147,15 +134,6 @@ class Transformer(nn.Module):
     for b in self.blocks:
       x = b(x)
     return x
-
-
-def sinusoidal_table(length: int, dim: int, base: float = 10000.0) -> torch.Tensor:
-  pos = torch.arange(length, dtype=torch.float64)[:, None]
-  freq = base ** (-torch.arange(0, dim, 2, dtype=torch.float64) / dim)
-  table = torch.zeros(length, dim, dtype=torch.float64)
-  table[:, 0::2] = torch.sin(pos * freq)
-  table[:, 1::2] = torch.cos(pos * freq)[:, : dim // 2]
-  return table.float()
 
 
 class Stage(nn.Module):
