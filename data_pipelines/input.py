@@ -21,6 +21,7 @@ otherwise every process reads all files and keeps records i with i % process_cou
 """
 from __future__ import annotations
 
+import abc
 import math
 import os
 import struct
@@ -77,7 +78,7 @@ def coord_dims_of(info: dict, channels: int) -> int:
   return min(3, channels)
 
 
-class RecordPipeline:
+class RecordPipeline(abc.ABC):
   """Per-process batches of one split (see module docstring): files, process sharding, epochs,
   exact resume and evaluation padding. Subclasses check their config keys (`_configure`), turn one
   serialized record into one sample (`_train_sample`, `_eval_sample`) and say what a padding row
@@ -133,17 +134,21 @@ class RecordPipeline:
     self._batches = int(start_batch) if self.train else 0
     self._iterator: Iterator | None = None
 
+  @abc.abstractmethod
   def _configure(self) -> None:
-    raise NotImplementedError
+    """Reads and checks the subclass's config keys against `self.info`."""
 
+  @abc.abstractmethod
   def _train_sample(self, key: tf.Tensor, serialized: tf.Tensor) -> dict:
-    raise NotImplementedError
+    """One training sample; every random draw from the stateless `key`."""
 
+  @abc.abstractmethod
   def _eval_sample(self, clip: tf.Tensor, serialized: tf.Tensor) -> dict:
-    raise NotImplementedError
+    """Test clip `clip` of one record, deterministic."""
 
+  @abc.abstractmethod
   def _padding_rows(self, n: int) -> dict[str, np.ndarray]:
-    raise NotImplementedError
+    """`n` rows with `valid=False` shaped like a batch's."""
 
   # ------------------------------------------------------------------ public API
   def steps_per_epoch(self, global_batch: int) -> int:
