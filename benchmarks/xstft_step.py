@@ -55,42 +55,6 @@ def eval_flops(config) -> float:
   return bench._flops(fn.lower(state, x))
 
 
-def dense_flops(config, frames: int | None = None) -> float:
-  """2 x multiply-adds of every convolution (padding taps included, the papers' convention; fixed
-  STFT convolutions included) and of the classifier, per clip: summed over the jaxpr's
-  conv_general_dilated / dot_general equations. XLA's cost analysis counts only taps that fall
-  inside the input, so it is lower wherever feature maps are small (7 x 7 in 5b-5c)."""
-  from flax import nnx
-  from actionjax.models import registry
-  config = config.copy_and_resolve_references()
-  config.model.depthwise = "conv"
-  model = nnx.eval_shape(lambda: registry.create(config, rngs=nnx.Rngs(0)))
-  gd, state = nnx.split(model)
-  x = jax.ShapeDtypeStruct(bench.input_shape(config, 1)[:-1] + (3,), jnp.float32)
-  jaxpr = jax.make_jaxpr(lambda s, x: nnx.merge(gd, s)(x)["logits"])(state, x)
-
-  def walk(jx) -> float:
-    total = 0.0
-    for eqn in jx.eqns:
-      if eqn.primitive.name == "conv_general_dilated":
-        out = eqn.outvars[0].aval.shape
-        rhs = eqn.invars[1].aval.shape  # DHWIO: I = Cin / groups
-        total += 2.0 * np.prod(out) * np.prod(rhs[:-1])
-      elif eqn.primitive.name == "dot_general":
-        (lc, _), _ = eqn.params["dimension_numbers"]
-        a = eqn.invars[0].aval.shape
-        total += 2.0 * np.prod(eqn.outvars[0].aval.shape) * np.prod([a[i] for i in lc])
-      for sub in jax.core.subjaxprs(eqn) if hasattr(jax.core, "subjaxprs") else []:
-        total += walk(sub)
-      for p in eqn.params.values():
-        if hasattr(p, "jaxpr") and hasattr(p.jaxpr, "eqns"):
-          total += walk(p.jaxpr)
-        elif hasattr(p, "eqns"):
-          total += walk(p)
-    return total
-  return walk(jaxpr.jaxpr)
-
-
 def sizes() -> list[dict]:
   from test_xstft import xstft_param_count
   rows = []
@@ -105,7 +69,7 @@ def sizes() -> list[dict]:
         abstract = nnx.eval_shape(lambda: registry.create(c, rngs=nnx.Rngs(0)))
         row["params"] = int(sum(np.prod(x.shape) for x in jax.tree.leaves(nnx.state(abstract, nnx.Param))))
         row["analytic_params"] = xstft_param_count(c)
-    row["dense_flops_16"] = dense_flops(config_lib.load(f"{CONFIG}:ssv1,net={net}"))
+    row["dense_flops_16"] = bench.dense_flops(config_lib.load(f"{CONFIG}:ssv1,net={net}"))
     ref = TABLE2[net]
     row["table2"] = {"params_M": ref[0], "flops_G": dict(zip((16, 32, 64), ref[1:]))}
     row["params_vs_table2"] = row["params"] / (ref[0] * 1e6) - 1
