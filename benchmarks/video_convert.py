@@ -38,6 +38,14 @@ def _cpu_seconds() -> float:
   return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def write_result(result: dict, out: str) -> None:
+  """Prints the result and writes it as JSON to `out`."""
+  print(json.dumps(result, indent=1))
+  os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+  with open(out, "w") as f:
+    json.dump(result, f, indent=1)
+
+
 class LoadSampler:
   """Samples the 1-minute load average every `every` seconds in a thread (what else ran)."""
 
@@ -274,10 +282,7 @@ def main(argv=None) -> dict:
     result["peak_rss_mb_parent"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
   finally:
     shutil.rmtree(tmp, ignore_errors=True)
-  print(json.dumps(result, indent=1))
-  os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-  with open(args.out, "w") as f:
-    json.dump(result, f, indent=1)
+  write_result(result, args.out)
   return result
 
 

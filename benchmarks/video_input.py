@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import os
 import platform
 import random
@@ -32,7 +31,7 @@ import time
 import numpy as np
 from PIL import Image
 
-from video_convert import LoadSampler  # benchmarks/ is on sys.path when a script there runs
+from video_convert import LoadSampler, write_result  # benchmarks/ is on sys.path when a script there runs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_VIDEO = os.path.join(REPO, "configs", "tiny_video.py")
@@ -466,10 +465,7 @@ def main(argv=None) -> dict:
     result["load_during_run"] = load.summary()
   finally:
     shutil.rmtree(tmp, ignore_errors=True)
-  print(json.dumps(result, indent=1))
-  os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-  with open(args.out, "w") as f:
-    json.dump(result, f, indent=1)
+  write_result(result, args.out)
   return result
 
 
