@@ -13,15 +13,15 @@ import numpy as np
 
 from actionjax import config as config_lib
 from actionjax import host_memory
-from actionjax.train import setup as setup_lib
-from actionjax.train import sharding
-from actionjax.train.step import make_eval_step, make_train_step
+from actionjax.training import setup as setup_lib
+from actionjax.training import sharding
+from actionjax.training.step import make_eval_step, make_train_step
 
 
 def input_shape(config, batch: int) -> tuple[int, ...]:
   d = config.data
   if d.modalities:  # video: (B, T, S, S, C)
-    from actionjax.train.video_inputs import input_channels
+    from actionjax.training.video_inputs import input_channels
     return (batch, d.num_frames, d.image_size, d.image_size, input_channels(config))
   return (batch, d.max_persons, d.num_frames, d.num_joints, d.channels)
 

@@ -9,6 +9,8 @@ import argparse
 import os
 import sys
 
+from actionjax import logs
+
 _EPILOG = "Docs: README.md (quick start, one section per command) and docs/architecture.md."
 
 
@@ -37,8 +39,8 @@ def _cmd_train(args) -> int:
   config = config_lib.load(args.config, args.overrides)
   host_memory.apply(config)  # before JAX starts its threads
   _init_distributed(args)
-  from actionjax.train import trainer
-  result = trainer.train(config, args.workdir, quiet=args.quiet)
+  from actionjax import api
+  result = api.train(config, args.workdir, quiet=args.quiet)
   import jax
   if jax.process_index() == 0:
     tail = f"; eval top-1 {result['eval']['top1']:.4f}" if "eval" in result else ""
@@ -51,23 +53,25 @@ def _cmd_evaluate(args) -> int:
   _init_distributed(args)
   from actionjax.eval_cli import evaluate_workdir
   metrics = evaluate_workdir(args.workdir, split=args.split, checkpoint=args.checkpoint, num_clips=args.num_clips,
-                             overrides=args.overrides)
+                             overrides=args.overrides, viz=args.viz)
   import jax
   if jax.process_index() == 0:
     print(f"top1 {metrics['top1']:.4f}  top5 {metrics['top5']:.4f}  mean-class {metrics['mean_class_accuracy']:.4f}"
           f"  ({metrics['num_samples']} samples) -> {metrics['out_dir']}")
+    if args.viz:
+      print(f"figures: {', '.join(os.path.basename(p) for p in metrics['viz'])}")
   return 0
 
 
 def _cmd_ensemble(args) -> int:
   import json
-  from actionjax import evaluate
-  names, labels, logits = evaluate.ensemble(args.scores, args.weights)
+  from actionjax import scoring
+  names, labels, logits = scoring.ensemble(args.scores, args.weights)
   extra = {"scores": list(args.scores), "weights": list(args.weights or [1.0] * len(args.scores))}
   if args.out_dir:
-    metrics = evaluate.save_results(args.out_dir, names, labels, logits, extra=extra)
+    metrics = scoring.save_results(args.out_dir, names, labels, logits, extra=extra)
   else:
-    metrics = evaluate.compute_metrics(logits, labels)
+    metrics = scoring.compute_metrics(logits, labels)
     metrics.pop("confusion")
   print(json.dumps({k: metrics[k] for k in ("top1", "top5", "mean_class_accuracy", "num_samples")}))
   return 0
@@ -80,6 +84,11 @@ def _cmd_prepare(args) -> int:
 
 def _cmd_export(args) -> int:
   from actionjax import export
+  if args.to == "onnx":
+    from actionjax.export import onnx as onnx_export
+    path = export.to_onnx(args.workdir, args.out, checkpoint=args.checkpoint)
+    print(f"wrote {path} ({onnx_export.summary(path)})")
+    return 0
   path = export.export_file(args.workdir, to=args.to, out=args.out, checkpoint=args.checkpoint)
   print(f"wrote {path}")
   return 0
@@ -118,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--split", default=None, help="split to evaluate (default: the config's data.eval_split)")
   p.add_argument("--checkpoint", default="latest", help="latest | best | STEP")
   p.add_argument("--num_clips", type=int, default=None, help="clips averaged per sample (default: data.num_clips)")
+  p.add_argument("--viz", action="store_true",
+                 help="also write figures there: per-class accuracy, skeleton / clip animations of two test"
+                 " samples, FG-STFormer's focal joints, an attention map (README: Visualisation)")
   _add_distributed(p)
   p.set_defaults(func=_cmd_evaluate)
 
@@ -134,12 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
   prepare.add_arguments(p)
   p.set_defaults(func=_cmd_prepare)
 
-  p = sub.add_parser("export", help="export a trained model to PyTorch", epilog=_EPILOG,
+  p = sub.add_parser("export", help="export a trained model to PyTorch or ONNX", epilog=_EPILOG,
                      description="Writes a state_dict (.pt, or .safetensors by extension) for the pure-PyTorch"
-                     " mirror (--to torch) or MAMP's evaluation model (--to mamp, FD-MAE only).")
+                     " mirror (--to torch) or MAMP's evaluation model (--to mamp, FD-MAE only), or the"
+                     " mirror as an ONNX graph (--to onnx; needs the onnx extra), checked in onnxruntime.")
   p.add_argument("--workdir", required=True)
-  p.add_argument("--to", choices=("torch", "mamp"), default="torch")
-  p.add_argument("--out", required=True, help="output file (.pt or .safetensors)")
+  p.add_argument("--to", choices=("torch", "mamp", "onnx"), default="torch")
+  p.add_argument("--out", required=True, help="output file (.pt or .safetensors; .onnx with --to onnx)")
   p.add_argument("--checkpoint", default="latest", help="latest | best | STEP")
   p.set_defaults(func=_cmd_export)
 
@@ -161,10 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _error_types() -> tuple:
   from actionjax.config import ConfigError
-  from actionjax.evaluate import EnsembleError
-  from actionjax.train.checkpoint import CheckpointError
-  from actionjax.train.setup import InitError
-  from actionjax.train.trainer import TrainError
+  from actionjax.scoring import EnsembleError
+  from actionjax.training.checkpoint import CheckpointError
+  from actionjax.training.setup import InitError
+  from actionjax.training.trainer import TrainError
   from actionjax.workdir import WorkdirError
   from actionjax.export import ExportError
   from data_pipelines.errors import DataError
@@ -173,8 +186,10 @@ def _error_types() -> tuple:
 
 
 def main(argv: list[str] | None = None) -> int:
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   argv = sys.argv[1:] if argv is None else argv
+  if "--debug" in argv:  # library logs and tracebacks back (actionjax/logs.py)
+    os.environ[logs.DEBUG_ENV] = "1"
+  logs.quiet_native_logs()
   parser = build_parser()
   # `--config.a.b=v` overrides are collected apart from argparse's own options.
   overrides = [a for a in argv if a.startswith("--config.")]
@@ -183,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
   if args.debug:
     return args.func(args)
   try:
-    return args.func(args)
+    with logs.quiet_absl():
+      return args.func(args)
   except _error_types() as e:
     print(f"actionjax {args.command}: error: {e}", file=sys.stderr)
     return 2

@@ -77,6 +77,9 @@ def base_config() -> ConfigDict:
       # glibc keeps freed memory (actionjax/host_memory.py): pays off for steps with GBs of XLA
       # temporaries (FD-MAE pre-training: 1.8 GB), costs small-buffer models malloc contention.
       "keep_host_memory": False,
+      # (a, b): a jax.profiler trace of steps a..b (1-based, inclusive) into <workdir>/profile,
+      # for TensorBoard's profile tab or Perfetto; () = off. Keep a past the compile (a >= 2).
+      "profile_steps": (),
   })
   c.optimizer = ConfigDict({
       "name": "sgd",            # sgd | adam | adamw
@@ -240,6 +243,9 @@ def validate(config: ConfigDict, num_devices: int | None = None) -> None:
     raise ConfigError(f"train.label_smoothing must be in [0, 1), got {t.label_smoothing}")
   if not 0.0 < config.data.label_fraction <= 1.0:
     raise ConfigError(f"data.label_fraction must be in (0, 1], got {config.data.label_fraction}")
+  if t.profile_steps and not (len(t.profile_steps) == 2 and 1 <= t.profile_steps[0] <= t.profile_steps[1]):
+    raise ConfigError(f"train.profile_steps={tuple(t.profile_steps)} must be two steps a <= b (from 1),"
+                      " e.g. --config.train.profile_steps=10,12")
   if config.schedule.base_lr <= 0:
     raise ConfigError(f"schedule.base_lr must be positive, got {config.schedule.base_lr}")
   if num_devices is not None:

@@ -21,7 +21,7 @@ def run_demo(workdir: str, overrides=(), samples_per_class: int = SAMPLES_PER_CL
   from actionjax import config as config_lib
   from actionjax import export
   from actionjax.eval_cli import evaluate_workdir
-  from actionjax.train import trainer
+  from actionjax.training import trainer
   from data_pipelines import prepare, synthetic
 
   start = time.time()

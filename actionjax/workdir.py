@@ -9,9 +9,9 @@ import ml_collections
 from flax import nnx
 
 from actionjax.config import ConfigDict
-from actionjax.train import checkpoint as ckpt_lib
-from actionjax.train import setup as setup_lib
-from actionjax.train import sharding
+from actionjax.training import checkpoint as ckpt_lib
+from actionjax.training import setup as setup_lib
+from actionjax.training import sharding
 
 
 class WorkdirError(RuntimeError):
@@ -36,7 +36,7 @@ def restore(workdir: str, checkpoint: str | int = "latest", config: ConfigDict |
   try:
     if ckpt.latest_step() is None:
       raise WorkdirError(f"{workdir} has no checkpoint yet; train first (actionjax train --workdir {workdir})")
-    from actionjax.train.trainer import check_compatible
+    from actionjax.training.trainer import check_compatible
     check_compatible(ckpt.read_meta(ckpt.resolve(checkpoint)), config, workdir)
     step, state, _ = ckpt.restore(setup.abstract_state, checkpoint)
   finally:

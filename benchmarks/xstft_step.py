@@ -45,7 +45,7 @@ def eval_flops(config) -> float:
   """FLOPs per clip of the eval forward (XLA cost analysis of the lowered step, batch 1)."""
   from flax import nnx
   from actionjax.models import registry
-  from actionjax.train.video_inputs import model_inputs
+  from actionjax.training.video_inputs import model_inputs
   config = config.copy_and_resolve_references()
   config.model.depthwise = "conv"  # count the grouped convolutions as convolutions
   model = nnx.eval_shape(lambda: registry.create(config, rngs=nnx.Rngs(0)))

@@ -2,6 +2,8 @@
 evaluate/ensemble outputs, and a two-process (multi-host) run on localhost."""
 import json
 import os
+import pathlib
+import re
 import signal
 import socket
 import subprocess
@@ -104,14 +106,25 @@ def _free_port():
     return s.getsockname()[1]
 
 
+def documented_launch() -> str:
+  """The generic launch command of docs/launch.md, as a user copies it."""
+  doc = pathlib.Path(TESTS).parent.joinpath("docs", "launch.md").read_text()
+  block = re.search(r"<!-- tested by tests/test_cli.py::test_two_processes.*?-->\n```bash\n(.*?)```", doc, re.S)
+  return block.group(1).replace("\\\n", " ")
+
+
 def test_two_processes(tmp_path, data_dir):
+  """docs/launch.md's generic command, word for word, with two processes on localhost."""
   cfg = write_config(tmp_path, data_dir, num_steps=4, checkpoint_every_steps=2, eval_every_steps=4)
   port = _free_port()
   work = tmp_path / "w"
-  procs = [subprocess.Popen([sys.executable, "-m", "actionjax.cli", "train", "--config", cfg, "--workdir", str(work),
-                             "--quiet", "--coordinator_address", f"127.0.0.1:{port}", "--num_processes", "2",
-                             "--process_id", str(i)], env=env(4), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True) for i in range(2)]
+  command = documented_launch()
+  assert command.split()[:2] == ["actionjax", "train"]
+  values = {"CONFIG": cfg, "WORKDIR": str(work), "HOST0:PORT": f"127.0.0.1:{port}", "N": "2"}
+  args = [values.get(w, w) for w in command.split()[2:]]
+  procs = [subprocess.Popen([sys.executable, "-m", "actionjax.cli", "train", *[str(i) if a == "I" else a for a in args],
+                             "--quiet"], env=env(4), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+           for i in range(2)]
   outs = [p.communicate(timeout=400) for p in procs]
   assert [p.returncode for p in procs] == [0, 0], outs[0][1][-3000:] + outs[1][1][-3000:]
   assert "finished at step 4" in outs[0][0] and "finished at step 4" not in outs[1][0]  # only process 0 logs

@@ -7,7 +7,7 @@ from flax import nnx
 
 from actionjax import config as config_lib
 from actionjax.models import registry
-from actionjax.train import optim
+from actionjax.training import optim
 
 SPEC = "configs/fdmae.py"
 

@@ -10,11 +10,13 @@ import torch
 import actionjax
 from actionjax import config as config_lib
 from actionjax import export
-from actionjax.train import setup as setup_lib
-from actionjax.train import trainer
+from actionjax.training import setup as setup_lib
+from actionjax.training import trainer
 from mamp_reference import MampTransformer
 
 CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "fdmae.py")
+
+ONE = jax.devices()[:1]  # the protocols do not depend on the mesh (sharding: test_trainer)
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +29,10 @@ def runs(tmp_path_factory, synthetic_ntu60):
     for k, v in extra.items():
       config_lib.apply_overrides(c, [f"{k}={v}"])
     return c
-  out = {"pre": trainer.train(cfg("pretrain", 3), str(root / "pre"), quiet=True)}
+  out = {"pre": trainer.train(cfg("pretrain", 3), str(root / "pre"), quiet=True, devices=ONE)}
   for stage in ("linear", "finetune"):
-    out[stage] = trainer.train(cfg(stage, 2, **{"init.checkpoint": str(root / "pre")}), str(root / stage), quiet=True)
+    out[stage] = trainer.train(cfg(stage, 2, **{"init.checkpoint": str(root / "pre")}), str(root / stage),
+                               quiet=True, devices=ONE)
   return root, out
 
 

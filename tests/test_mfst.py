@@ -83,7 +83,7 @@ def test_rgbd_model_fuses_two_streams():
 
 def test_rgbd_late_fusion_by_sample_name(tmp_path):
   """`actionjax ensemble` aligns the RGB and depth runs' scores by name before the weighted sum."""
-  from actionjax import evaluate
+  from actionjax import scoring
   rng = np.random.default_rng(0)
   names = np.array([f"S001C001P001R001A{i:03d}" for i in range(6)])
   labels = np.arange(6) % 3
@@ -91,7 +91,7 @@ def test_rgbd_late_fusion_by_sample_name(tmp_path):
   perm = rng.permutation(6)
   np.savez(tmp_path / "rgb.npz", names=names, labels=labels, logits=rgb)
   np.savez(tmp_path / "depth.npz", names=names[perm], labels=labels[perm], logits=depth[perm])
-  out_names, out_labels, fused = evaluate.ensemble([str(tmp_path / "rgb.npz"), str(tmp_path / "depth.npz")],
+  out_names, out_labels, fused = scoring.ensemble([str(tmp_path / "rgb.npz"), str(tmp_path / "depth.npz")],
                                                    [1.0, 1.0])
   order = np.argsort(names)
   assert list(out_names) == list(names[order])

@@ -2,6 +2,7 @@
 import json
 import pathlib
 
+import jax
 import numpy as np
 
 from actionjax import config as config_lib
@@ -11,11 +12,11 @@ CONFIG = str(pathlib.Path(__file__).resolve().parents[1] / "configs" / "mfst.py"
 
 def test_demo_config_learns_synthetic_video(tmp_path, monkeypatch):
   """configs/mfst.py:demo through the trainer on generated NTU-format video: the loss falls."""
-  from actionjax.train import trainer
+  from actionjax.training import trainer
   monkeypatch.setenv("ACTIONJAX_CACHE", str(tmp_path / "cache"))
   c = config_lib.load(f"{CONFIG}:demo", [f"data.dir={tmp_path / 'data'}", "model.num_classes=4", "model.num_stages=1",
       "train.num_steps=40", "train.log_every_steps=5"])
-  trainer.train(c, str(tmp_path / "run"), quiet=True)
+  trainer.train(c, str(tmp_path / "run"), quiet=True, devices=jax.devices()[:1])  # sharding: test_trainer
   lines = [json.loads(l) for l in open(tmp_path / "run" / "metrics.jsonl")]
   losses = [l["train/loss"] for l in lines if "train/loss" in l]
   assert len(losses) == 8

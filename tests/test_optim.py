@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import tiny_data
-from actionjax.train import optim, trainer
+from actionjax.training import optim, trainer
 
 
 def _cfg(**schedule):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import tiny_data
-from actionjax.train import optim
+from actionjax.training import optim
 
 
 @pytest.mark.parametrize("momentum,dampening,nesterov,wd", [

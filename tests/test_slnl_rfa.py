@@ -159,10 +159,10 @@ def test_configs():
 
 def test_demo_trains_on_synthetic_data_and_loss_falls(synthetic_ntu60, tmp_path):
   """The demo config through the one trainer on genuine-format synthetic NTU data."""
-  from actionjax.train import trainer
+  from actionjax.training import trainer
   c = config_lib.load(f"{CONFIG}:demo", [f"data.dir={synthetic_ntu60}", "train.num_steps=16",
                                          "train.log_every_steps=4"])
-  trainer.train(c, str(tmp_path), quiet=True)
+  trainer.train(c, str(tmp_path), quiet=True, devices=jax.devices()[:1])  # sharding: test_trainer
   hist = [json.loads(l)["train/loss"] for l in open(tmp_path / "metrics.jsonl")]
   assert len(hist) == 4 and np.all(np.isfinite(hist))
   assert np.mean(hist[-2:]) < 0.8 * np.mean(hist[:2]), hist

@@ -5,7 +5,7 @@ import os
 
 import tiny_data
 from data_pipelines import records, subset
-from actionjax.train import trainer
+from actionjax.training import trainer
 
 
 def test_select_per_class_and_deterministic():

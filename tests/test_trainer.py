@@ -8,13 +8,17 @@ import pytest
 
 import tiny_data
 from actionjax import workdir as workdir_lib
-from actionjax.train import setup as setup_lib
-from actionjax.train import trainer
+from actionjax.training import setup as setup_lib
+from actionjax.training import trainer
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
   return tiny_data.write(str(tmp_path_factory.mktemp("tiny")))
+
+
+# Tests of device-independent features train on one device (half the compile time of eight).
+ONE = jax.devices()[:1]
 
 
 def flat_params(state):
@@ -29,7 +33,7 @@ def max_diff(a, b):
 def test_loss_falls(data_dir, tmp_path):
   c = tiny_data.config(data_dir, num_steps=40, log_every_steps=4)
   c.schedule.base_lr = 1e-2
-  trainer.train(c, str(tmp_path), quiet=True)
+  trainer.train(c, str(tmp_path), quiet=True, devices=ONE)
   lines = [json.loads(l) for l in open(tmp_path / "metrics.jsonl")]
   losses = [l["train/loss"] for l in lines if "train/loss" in l]
   assert len(losses) == 10
@@ -86,7 +90,7 @@ def test_nan_stops_and_keeps_last_good_checkpoint(data_dir, tmp_path):
   c.optimizer.update(name="sgd", momentum=0.0, weight_decay=0.0)
   c.schedule.update(name="constant", base_lr=1e36, warmup_steps=0)
   with pytest.raises(trainer.TrainError, match=r"NaN/Inf at step \d+"):
-    trainer.train(c, str(tmp_path), quiet=True)
+    trainer.train(c, str(tmp_path), quiet=True, devices=ONE)
   setup, state, step, _ = workdir_lib.restore(str(tmp_path), "latest")
   leaves = jax.tree.leaves(jax.device_get(state.params))
   assert step >= 1 and all(np.all(np.isfinite(x)) for x in leaves)
@@ -94,25 +98,25 @@ def test_nan_stops_and_keeps_last_good_checkpoint(data_dir, tmp_path):
 
 def test_init_from_another_run_lists_and_refuses_mismatch(data_dir, tmp_path):
   c = tiny_data.config(data_dir, num_steps=2)
-  src = trainer.train(c, str(tmp_path / "src"), quiet=True)
+  src = trainer.train(c, str(tmp_path / "src"), quiet=True, devices=ONE)
   c2 = tiny_data.config(data_dir, num_steps=1)
   c2.init.checkpoint = str(tmp_path / "src")
   c2.schedule.base_lr = 1e-9  # one negligible step: the weights must be the source's
-  out = trainer.train(c2, str(tmp_path / "dst"), quiet=True)
+  out = trainer.train(c2, str(tmp_path / "dst"), quiet=True, devices=ONE)
   assert max_diff(flat_params(src["state"]), flat_params(out["state"])) < 1e-6
   c3 = tiny_data.config(data_dir, num_steps=1)
   c3.model.width = 8
   c3.init.checkpoint = str(tmp_path / "src")
   with pytest.raises(setup_lib.InitError, match="does not fit"):
-    trainer.train(c3, str(tmp_path / "dst3"), quiet=True)
+    trainer.train(c3, str(tmp_path / "dst3"), quiet=True, devices=ONE)
   c3.init.exclude = "embed|norm|temporal|head"
   with pytest.raises(setup_lib.InitError, match="shares no parameter"):
-    trainer.train(c3, str(tmp_path / "dst4"), quiet=True)
+    trainer.train(c3, str(tmp_path / "dst4"), quiet=True, devices=ONE)
 
 
 def test_workdir_of_another_model_is_refused(data_dir, tmp_path):
   c = tiny_data.config(data_dir, num_steps=1)
-  trainer.train(c, str(tmp_path), quiet=True)
+  trainer.train(c, str(tmp_path), quiet=True, devices=ONE)
   c.model.num_classes = 3
   with pytest.raises(trainer.TrainError, match="with 4 classes.*use another --workdir"):
-    trainer.train(c, str(tmp_path), quiet=True)
+    trainer.train(c, str(tmp_path), quiet=True, devices=ONE)

@@ -201,7 +201,7 @@ def test_modalities_not_stored_are_refused(tmp_path):
 
 # ----------------------------------------------------------------------------- normalisation
 def test_in_step_normalisation_matches_numpy():
-  from actionjax.train import video_inputs
+  from actionjax.training import video_inputs
   c = config_lib.base_config()
   c.data.modalities, c.data.depth_max = ("rgb", "depth"), 4500.0
   rng = np.random.default_rng(0)

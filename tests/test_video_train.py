@@ -3,8 +3,8 @@ import jax
 import numpy as np
 import pytest
 
-from actionjax.train import setup as setup_lib
-from actionjax.train import trainer
+from actionjax.training import setup as setup_lib
+from actionjax.training import trainer
 from tiny_video_data import depth_frames, rgb_frames, video_config, write_records
 
 
@@ -66,7 +66,7 @@ def test_video_demo_config_learns_synthetic_video(tmp_path, monkeypatch):
   c = config_lib.load("configs/tiny_video.py:demo", [
       f"data.dir={tmp_path / 'data'}", "model.num_classes=4", "train.num_steps=30",
       "train.log_every_steps=5", "train.batch_size=8"])
-  trainer.train(c, str(tmp_path / "run"), quiet=True)
+  trainer.train(c, str(tmp_path / "run"), quiet=True, devices=jax.devices()[:1])  # sharding: below
   lines = [json.loads(l) for l in open(tmp_path / "run" / "metrics.jsonl")]
   losses = [l["train/loss"] for l in lines if "train/loss" in l]
   assert len(losses) == 6

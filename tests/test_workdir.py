@@ -9,8 +9,8 @@ import pytest
 import actionjax
 import tiny_data
 from actionjax import workdir as workdir_lib
-from actionjax.train import checkpoint as ckpt_lib
-from actionjax.train import trainer
+from actionjax.training import checkpoint as ckpt_lib
+from actionjax.training import trainer
 
 
 @pytest.fixture(scope="module")

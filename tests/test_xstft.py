@@ -143,15 +143,13 @@ def xstft_param_count(config) -> int:
   return total + c * s["num_classes"] + s["num_classes"]
 
 
-def test_network_shapes_and_analytic_size():
-  x = jax.ShapeDtypeStruct((2, 8, 48, 48, 3), jnp.float32)
+def test_network_analytic_size():
+  """Every block type with both stems (the forward of each runs in test_xstft_export)."""
   for block in xstft.BLOCKS:
     for stem in ("i3d", "stft"):
       c = _tiny(block, stem=stem)
       model = nnx.eval_shape(lambda: registry.create(c, rngs=nnx.Rngs(0)))
       assert count(nnx.state(model, nnx.Param)) == xstft_param_count(c), (block, stem)
-      y = nnx.eval_shape(lambda m, x: m(x)["logits"], model, x)
-      assert y.shape == (2, 5)
 
 
 def test_full_size_counts_near_table2():

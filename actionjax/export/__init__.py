@@ -1,6 +1,7 @@
 """PyTorch export. Each model has a pure-PyTorch mirror in `torch_models/` and a module here with
 `torch_model(config)` and `state_dict(model, config)` (and FD-MAE `mamp_state_dict`, MAMP's key
-names); this module restores a workdir and dispatches on `config.model.name`."""
+names); this module restores a workdir and dispatches on `config.model.name`. `to_onnx` exports
+the mirror to ONNX (onnx.py)."""
 from __future__ import annotations
 
 import importlib
@@ -43,11 +44,9 @@ def state_dict(workdir: str, *, to: str = "torch", checkpoint: str | int = "late
   raise ExportError(f"unknown export target {to!r}; use torch or mamp")
 
 
-def to_torch(workdir: str, checkpoint: str | int = "latest"):
-  """An eval-mode `torch.nn.Module` (the project's mirror) holding the workdir's weights."""
+def mirror(model, config):
+  """An eval-mode `torch.nn.Module` (the project's mirror) holding the NNX model's weights."""
   import torch
-  from actionjax import load
-  model, config = load(workdir, checkpoint)
   conv = converter(config.model.name)
   if config.model.name == "fdmae_pretrain":
     raise ExportError("a pre-training workdir has no classifier to run in PyTorch; export it with --to mamp"
@@ -56,6 +55,23 @@ def to_torch(workdir: str, checkpoint: str | int = "latest"):
   sd = {k: torch.from_numpy(np.array(v, order="C")) for k, v in conv.state_dict(model, config).items()}
   module.load_state_dict(sd, strict=True)
   return module.eval()
+
+
+def to_torch(workdir: str, checkpoint: str | int = "latest"):
+  """An eval-mode `torch.nn.Module` (the project's mirror) holding the workdir's weights."""
+  from actionjax import load
+  model, config = load(workdir, checkpoint)
+  return mirror(model, config)
+
+
+def to_onnx(workdir: str, path: str, checkpoint: str | int = "latest", *, verify: bool = True) -> str:
+  """Writes the workdir's model to `path` as one ONNX file (through the mirror, batch dimension
+  dynamic; see actionjax/export/onnx.py for the input layout) and returns its absolute path. With
+  `verify`, onnxruntime runs it once against the mirror. Needs the `onnx` extra."""
+  from actionjax import load
+  from actionjax.export import onnx as onnx_export
+  model, config = load(workdir, checkpoint)
+  return onnx_export.export_model(model, config, path, verify=verify)
 
 
 def export_file(workdir: str, *, to: str = "torch", out: str, checkpoint: str | int = "latest") -> str:

@@ -16,7 +16,19 @@ def attention_weights(q: jax.Array, k: jax.Array) -> jax.Array:
   return jax.nn.softmax(logits.astype(jnp.float32), axis=-1).astype(q.dtype)
 
 
-class MultiHeadAttention(nnx.Module):
+class SowsAttention:
+  """Mixin of the attention layers: `layer.capture_attention = True` makes the layer sow its softmax
+  maps (..., H, Lq, Lk) as the nnx.Intermediate `attention_map` (actionjax.viz.capture_attention
+  sets and clears it). The default False is a class attribute, so training graphs neither hold
+  the flag nor compute anything more."""
+  capture_attention = False
+
+  def sow_attention(self, weights: jax.Array) -> None:
+    if self.capture_attention:
+      self.sow(nnx.Intermediate, "attention_map", weights)
+
+
+class MultiHeadAttention(SowsAttention, nnx.Module):
   """H heads whose maps aggregate the full value input, concatenated, then one output linear.
 
   Per head h: A_h = softmax(Q_h K_h^T / sqrt(d)) [+ G_h], out = Concat_h[A_h V] W_O, as in
@@ -38,11 +50,13 @@ class MultiHeadAttention(nnx.Module):
         jnp.full((num_heads, *global_map), 1.0 / global_map[1], jnp.float32))
 
   def weights(self, xq: jax.Array, xk: jax.Array) -> jax.Array:
-    """Attention maps (..., H, Lq, Lk) including the global map."""
+    """Attention maps (..., H, Lq, Lk) including the global map (the sown map is the softmax alone:
+    G is a parameter, the same for every sample)."""
     h, d = self.num_heads, self.qk_features
     q = self.q(xq).reshape(*xq.shape[:-1], h, d)
     k = self.k(xk).reshape(*xk.shape[:-1], h, d)
     a = attention_weights(q, k)
+    self.sow_attention(a)
     if self.global_map is not None:
       a = a + self.global_map[...].astype(a.dtype)
     return a
@@ -102,7 +116,7 @@ def knn_attention_weights(q: jax.Array, k: jax.Array, topk: int | float | None) 
   return jax.nn.softmax(logits, axis=-1).astype(q.dtype)
 
 
-class KNNSelfAttention(nnx.Module):
+class KNNSelfAttention(SowsAttention, nnx.Module):
   """ViT-style multi-head self-attention (one qkv Linear, per-head width dim / heads, output
   projection) with KVT's top-k masking; `topk=0` is dense attention. qkv columns are ordered
   (3, heads, head_dim) as timm's `qkv.reshape(B, N, 3, H, D)`."""
@@ -121,5 +135,6 @@ class KNNSelfAttention(nnx.Module):
     qkv = self.qkv(x).reshape(*x.shape[:-1], 3, h, x.shape[-1] // h)
     q, k, v = qkv[..., 0, :, :], qkv[..., 1, :, :], qkv[..., 2, :, :]
     a = knn_attention_weights(q, k, self.topk)
+    self.sow_attention(a)
     z = jnp.einsum("...hqk,...khd->...qhd", a, v)
     return self.proj(z.reshape(*x.shape))

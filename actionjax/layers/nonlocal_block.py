@@ -9,10 +9,12 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from actionjax.layers.attention import SowsAttention
+
 KINDS = ("temporal", "spatial", "spatiotemporal")
 
 
-class NonLocal(nnx.Module):
+class NonLocal(SowsAttention, nnx.Module):
   """w(y_i) = W_w sum_j softmax_j(phi(x_i)^T psi(x_j)) W_g x_j on channels-last `(B, T, N, P)`.
 
   Eqs. 7-11 are bias-free linear maps; Z_i = sum_j phi(x_i, x_j) makes the weights a softmax.
@@ -44,5 +46,6 @@ class NonLocal(nnx.Module):
       logits = jnp.einsum("bxil,bxjl->bxij", q, k)
       eq_out = "bxij,bxjq->bxiq"
     attn = jax.nn.softmax(logits.astype(jnp.float32), axis=-1).astype(v.dtype)  # Eq. 8 / Z_i
+    self.sow_attention(attn[..., None, :, :])  # one head
     y = jnp.einsum(eq_out, attn, v).reshape(b, t, n, -1)
     return self.w(y)

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import ml_collections
 from flax import nnx
 
+from actionjax.layers.attention import SowsAttention
 from actionjax.layers.looped_attention import looped_attention
 
 LN_EPS = 1e-5  # torch's default, as in MAMP (flax's own default is 1e-6)
@@ -53,7 +54,7 @@ def _attend(q: jax.Array, k: jax.Array, v: jax.Array) -> jax.Array:
   return (e.astype(q.dtype) @ v) / e.sum(-1, keepdims=True).astype(q.dtype)
 
 
-class Attention(nnx.Module):
+class Attention(SowsAttention, nnx.Module):
   """Multi-head self-attention with a fused qkv projection split as (3, heads, head_dim), MAMP's order.
 
   `looped`: None = on a single CPU device, loop over (sequence, head) pairs with a recomputing
@@ -74,6 +75,10 @@ class Attention(nnx.Module):
     looped = self.looped
     if looped is None:
       looped = jax.default_backend() == "cpu" and jax.device_count() == 1
+    if self.capture_attention:  # the fused forms below never hold the probabilities
+      q, k = qkv[:, :, 0], qkv[:, :, 1]
+      self.sow_attention(jax.nn.softmax(jnp.einsum("bqhd,bkhd->bhqk", q * (d // h) ** -0.5, k)
+                                        .astype(jnp.float32), axis=-1))
     if looped:
       out = looped_attention(qkv)  # (b, n, h, hd)
     else:

@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import ml_collections
 from flax import nnx
 
-from actionjax.layers.attention import MultiHeadAttention, attention_weights
+from actionjax.layers.attention import MultiHeadAttention, SowsAttention, attention_weights
 from actionjax.layers.position import sinusoidal_table
 from actionjax.layers.temporal import TemporalConv
 from actionjax.models import registry
@@ -105,7 +105,7 @@ class SFormer(nnx.Module):
     return jax.nn.leaky_relu(self.norm2(self.ffn(h), train), self.slope) + h
 
 
-class TFormer(nnx.Module):
+class TFormer(SowsAttention, nnx.Module):
   """FG-TFormer (§3.4, Eq. (5), Fig. 4), per joint over time, with the Table 3 ablations.
 
   mode='fg':    head_h = [A_h TCN_h(X)] W_h + TCN_h(X); TCN_h a k_t x 1 conv with dilation d_h.
@@ -156,6 +156,8 @@ class TFormer(nnx.Module):
     x = jnp.swapaxes(x, 1, 2)
     xs = x[:, :, :: self.stride]
     a = self.attention(x) if self.mode != "tcn" else None
+    if a is not None:
+      self.sow_attention(a)
     heads = []
     for h in range(self.num_heads):
       if self.mode == "basic":

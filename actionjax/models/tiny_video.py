@@ -7,7 +7,7 @@ import jax
 from flax import nnx
 
 from actionjax.models import registry
-from actionjax.train.video_inputs import input_channels
+from actionjax.training.video_inputs import input_channels
 
 
 @registry.register("tiny_video")

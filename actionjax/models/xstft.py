@@ -24,7 +24,7 @@ from flax import nnx
 
 from actionjax.layers import stft
 from actionjax.models import registry
-from actionjax.train.video_inputs import input_channels
+from actionjax.training.video_inputs import input_channels
 
 BLOCKS = ("st", "s", "t", "fact_dw", "relpv", "i3d", "s3d")
 # Bottleneck multipliers on I3D's reduce widths that land on Table 2 (reference/video_models.md).

@@ -8,6 +8,8 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from actionjax.viz import plot_confusion  # the confusion figure lives with the other figures
+
 
 class EnsembleError(ValueError):
   pass
@@ -63,36 +65,6 @@ def predict(logits_fn: Callable[[dict], np.ndarray], batches: Iterable[dict]):
   if not names:
     raise ValueError("the evaluation split yielded no samples")
   return aggregate_clips(names, np.concatenate(labels), np.concatenate(logits))
-
-
-def plot_confusion(cm: np.ndarray, path: str, class_names: Sequence[str] | None = None) -> None:
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-  n = cm.shape[0]
-  rows = cm.sum(axis=1, keepdims=True)
-  norm = np.divide(cm, rows, out=np.zeros(cm.shape, float), where=rows > 0)
-  size = min(4 + 0.25 * n, 40)
-  fig, ax = plt.subplots(figsize=(size, size))
-  im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
-  # A run may use the first n classes of a dataset (e.g. the demo's 8 of NTU-60).
-  labels = list(class_names)[:n] if class_names is not None and len(class_names) >= n else [str(i) for i in range(n)]
-  ax.set_xticks(range(n), labels, rotation=90, fontsize=max(4, 10 - n // 20))
-  ax.set_yticks(range(n), labels, fontsize=max(4, 10 - n // 20))
-  if n <= 30:
-    for i in range(n):
-      for j in range(n):
-        if cm[i, j]:
-          ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
-                  color="white" if norm[i, j] > 0.5 else "black")
-  ax.set_xlabel("predicted")
-  ax.set_ylabel("true")
-  acc = np.trace(cm) / max(cm.sum(), 1)
-  ax.set_title(f"confusion (row-normalised), top-1 {acc:.3f}")
-  fig.colorbar(im, ax=ax, fraction=0.046)
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
 
 
 def save_results(out_dir: str, names: Sequence, labels: np.ndarray, logits: np.ndarray,

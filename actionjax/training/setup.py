@@ -15,8 +15,8 @@ from jax.sharding import Mesh
 
 from actionjax.config import ConfigDict
 from actionjax.models import registry
-from actionjax.train import optim, sharding
-from actionjax.train.state import TrainState
+from actionjax.training import optim, sharding
+from actionjax.training.state import TrainState
 
 
 class InitError(ValueError):

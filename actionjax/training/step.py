@@ -11,8 +11,8 @@ from flax import nnx
 
 from actionjax import losses
 from actionjax.config import ConfigDict
-from actionjax.train.state import TrainState
-from actionjax.train.video_inputs import model_inputs
+from actionjax.training.state import TrainState
+from actionjax.training.video_inputs import model_inputs
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 

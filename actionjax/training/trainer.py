@@ -13,13 +13,13 @@ from typing import Any, Iterator
 import jax
 import numpy as np
 
-from actionjax import evaluate as evaluate_lib
+from actionjax import scoring
 from actionjax.config import ConfigDict, validate
-from actionjax.train import checkpoint as ckpt_lib
-from actionjax.train import setup as setup_lib
-from actionjax.train import sharding
-from actionjax.train.step import make_eval_step, make_train_step
-from actionjax.train.writer import Writer
+from actionjax.training import checkpoint as ckpt_lib
+from actionjax.training import setup as setup_lib
+from actionjax.training import sharding
+from actionjax.training.step import make_eval_step, make_train_step
+from actionjax.training.writer import Writer
 
 NAME_BYTES = 96  # sample names travel to other processes as fixed-width bytes during evaluation
 
@@ -118,7 +118,7 @@ def eval_logits(setup: setup_lib.Setup, state, pipeline, use_ema: bool):
       logits.append(out[0][valid])
   if not names:
     raise TrainError("the evaluation split yielded no samples")
-  return evaluate_lib.aggregate_clips(names, np.concatenate(labels), np.concatenate(logits))
+  return scoring.aggregate_clips(names, np.concatenate(labels), np.concatenate(logits))
 
 
 def use_label_subset(config: ConfigDict, workdir: str) -> None:
@@ -184,7 +184,7 @@ def train(config: ConfigDict, workdir: str, *, quiet: bool = False, devices=None
   save_config(config, workdir)
 
   ckpt = ckpt_lib.Checkpointer(workdir, keep=t.keep_checkpoints, best_metric=t.best_metric if t.eval_every_steps else "")
-  writer = None
+  writer = profiler = None
   try:
     restored = None
     if ckpt.latest_step() is not None:
@@ -223,14 +223,17 @@ def train(config: ConfigDict, workdir: str, *, quiet: bool = False, devices=None
                          f" saved after it (last good checkpoint: {last if last is not None else 'none'})."
                          " Lower schedule.base_lr, enable optimizer.clip_norm, or check the data.")
 
+    profiler = StepProfiler(t.profile_steps, os.path.join(workdir, "profile"), writer)
     result: dict[str, Any] = {"stopped_by": "end"}
     step = start
     it: Iterator[dict] = iter(pipeline)
     with _Preemption() as preempt, jax.set_mesh(mesh):
       while step < total_steps:
         batch = sharding.global_batch(next(it), mesh)
+        profiler.before(step + 1)
         state, metrics = train_step(state, batch)
         step += 1
+        profiler.after(step, state)
         writer.step()
         if step % t.log_every_steps == 0 or step == total_steps:
           check_finite(state)
@@ -256,9 +259,38 @@ def train(config: ConfigDict, workdir: str, *, quiet: bool = False, devices=None
     result["state"] = state
     return result
   finally:
+    if profiler is not None:
+      profiler.close()
     ckpt.close()
     if writer is not None:
       writer.close()
+
+
+class StepProfiler:
+  """A jax.profiler trace of train steps a..b (`train.profile_steps`) into `directory` (XProf's
+  .xplane.pb for TensorBoard, and perfetto_trace.json.gz); the last step is waited for, so its
+  device work is inside the trace."""
+
+  def __init__(self, steps, directory: str, writer):
+    self.first, self.last = tuple(steps) if steps else (0, -1)
+    self.directory, self.writer, self.active = directory, writer, False
+
+  def before(self, step: int) -> None:
+    if step == self.first:
+      jax.profiler.start_trace(self.directory, create_perfetto_trace=True)
+      self.active = True
+
+  def after(self, step: int, state) -> None:
+    if self.active and step == self.last:
+      jax.block_until_ready(state)
+      self.close()
+      self.writer.print(f"profile of steps {self.first}-{self.last}: {self.directory}"
+                        f" (tensorboard --logdir {self.directory}, or Perfetto)")
+
+  def close(self) -> None:
+    if self.active:
+      jax.profiler.stop_trace()
+      self.active = False
 
 
 def run_eval(setup: setup_lib.Setup, state, config: ConfigDict, split: str, *, use_ema: bool,
@@ -266,6 +298,6 @@ def run_eval(setup: setup_lib.Setup, state, config: ConfigDict, split: str, *, u
   pipeline = make_pipeline(config, split, train=False, batch_size=config.train.eval_batch_size or config.train.batch_size,
                            num_clips=num_clips or config.data.num_clips)
   names, labels, logits = eval_logits(setup, state, pipeline, use_ema)
-  m = evaluate_lib.compute_metrics(logits, labels)
+  m = scoring.compute_metrics(logits, labels)
   m.pop("confusion")
   return m
