@@ -5,8 +5,22 @@ os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
                            " --xla_force_host_platform_device_count=8").strip()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+# JAX's persistent compilation cache, fresh for each run of the suite and shared by its workers and
+# subprocesses: tests that train one config twice (resume, API vs CLI) compile it once.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+  import tempfile
+  os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="actionjax-tests-xla-")
+  os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.2"
+  os.environ["_ACTIONJAX_TESTS_OWN_CACHE"] = "1"
 
 import pytest
+
+
+def pytest_unconfigure(config):
+  """The run's compilation cache goes with it (removed by the process that made it)."""
+  if os.environ.pop("_ACTIONJAX_TESTS_OWN_CACHE", None) and not hasattr(config, "workerinput"):
+    import shutil
+    shutil.rmtree(os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -15,9 +15,6 @@ from actionjax.export import ExportError
 from actionjax.export import onnx as onnx_export
 from model_helpers import random_model
 
-pytest.importorskip("onnxruntime")
-pytest.importorskip("onnxscript")
-
 CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "configs"
 
 # The tiny sizes of the mirrors' parity tests (tests/test_*_export.py).
