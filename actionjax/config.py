@@ -40,8 +40,11 @@ def base_config() -> ConfigDict:
       "sampling": "crop_resize",  # crop_resize | uniform
       "crop_ratio": (0.5, 1.0),
       "test_crop_ratio": 0.95,
-      "rotation": 0.3,          # radians, uniform in [-r, r] about x, y, z at train time; 0 = off
+      "rotation": 0.3,          # radians, uniform in [-r, r] about each of rotation_axes at train time; 0 = off
+      "rotation_axes": "xyz",   # xyz (CTR-GCN random_rot) | xy (CTR-GCN's NW-UCLA view transform)
       "scale": 0.0,             # NW-UCLA: uniform scale in [1 - s, 1 + s]; 0 = off
+      "minmax": False,          # after the geometry, each coordinate axis to [-1, 1] over the sequence
+      "repeat": 1,              # passes over the train split per epoch (CTR-GCN's NW-UCLA feeder: 5)
       "num_clips": 1,           # test clips averaged per sample
       "shuffle_buffer": 2048,
       "synthetic": "",          # demo configs: generate synthetic raw data into data.dir if empty
@@ -211,6 +214,7 @@ _CHOICES = {
     "data.stream": ("joint", "bone", "joint_motion", "bone_motion"),
     "data.sampling": ("crop_resize", "uniform"),
     "data.normalize": ("ctrgcn", "pyskl", "nwucla", "none"),
+    "data.rotation_axes": ("xyz", "xy"),
 }
 
 
@@ -235,6 +239,8 @@ def validate(config: ConfigDict, num_devices: int | None = None) -> None:
   for key in ("batch_size", "checkpoint_every_steps", "grad_accum_steps", "log_every_steps"):
     if t[key] <= 0:
       raise ConfigError(f"train.{key} must be positive, got {t[key]}")
+  if config.data.repeat < 1:
+    raise ConfigError(f"data.repeat must be >= 1 (passes per epoch), got {config.data.repeat}")
   if t.num_steps <= 0 and t.num_epochs <= 0:
     raise ConfigError("set train.num_steps or train.num_epochs to a positive value")
   if not 0.0 <= t.ema_decay < 1.0:

@@ -14,6 +14,10 @@ Recipes (datasets.md, "Training-time augmentation"):
 - rotation (CTR-GCN `random_rot`): angles uniform in [-r, r] about x, y and z, R = Rz Ry Rx. 2D
   (x, y, score) data is rotated in-plane only (about z), the score is left alone.
 - scale (CTR-GCN NW-UCLA): one isotropic factor uniform in [1 - s, 1 + s].
+- view rotation (CTR-GCN NW-UCLA `rand_view_transform`, rotation_axes='xy'): angles uniform in
+  [-r, r] about y, then x (R = Rx Ry); the recipe draws whole degrees in [-60, 60], we draw reals.
+- min-max (CTR-GCN NW-UCLA): after the geometry, each coordinate axis of the whole sequence is
+  mapped to [-1, 1] by its min and max (which cancels the isotropic scale, as in the recipe).
 - streams: bone[v1] = joint[v1] - joint[v2] over 1-based pairs; joints that are no pair's v1 (or are
   their own v2) get a zero bone; motion x[t+1] - x[t] with the last frame 0. For 2D data the score
   channel of a bone / motion is the mean of the two scores it joins (pyskl's choice for 2D).
@@ -139,6 +143,26 @@ def rotate(x: tf.Tensor, angles: tf.Tensor, coord_dims: int = 3) -> tf.Tensor:
     raise ValueError(f"rotation needs 2 or 3 coordinate channels, got {coord_dims}")
   coords = tf.einsum("mtvc,kc->mtvk", x[..., :coord_dims], r)
   return tf.concat([coords, x[..., coord_dims:]], axis=-1)
+
+
+def view_rotate(x: tf.Tensor, angles: tf.Tensor) -> tf.Tensor:
+  """CTR-GCN's NW-UCLA view transform on 3D coordinates: R = Rx(ax) Ry(ay); angles[2] unused."""
+  angles = tf.convert_to_tensor(angles, tf.float32)
+  zero = tf.zeros([], tf.float32)
+  r = rotation_matrix(tf.stack([angles[0], zero, zero])) @ rotation_matrix(tf.stack([zero, angles[1], zero]))
+  coords = tf.einsum("mtvc,kc->mtvk", x[..., :3], r)
+  return tf.concat([coords, x[..., 3:]], axis=-1)
+
+
+def minmax(x: tf.Tensor, coord_dims: int = 3) -> tf.Tensor:
+  """Each coordinate axis to [-1, 1] by its min and max over the present (not all-zero)
+  actor-frames of the sequence; absent ones stay zero, further channels pass through."""
+  present = tf.reduce_any(tf.not_equal(x, 0.0), axis=[2, 3], keepdims=True)  # (M, T, 1, 1)
+  c = x[..., :coord_dims]
+  lo = tf.reduce_min(tf.where(present, c, tf.float32.max), axis=[0, 1, 2])
+  hi = tf.reduce_max(tf.where(present, c, tf.float32.min), axis=[0, 1, 2])
+  y = (c - lo) / tf.maximum(hi - lo, 1e-6) * 2.0 - 1.0
+  return tf.concat([tf.where(present, y, tf.zeros_like(y)), x[..., coord_dims:]], axis=-1)
 
 
 def scale(x: tf.Tensor, factor: tf.Tensor, coord_dims: int = 3) -> tf.Tensor:

@@ -304,6 +304,8 @@ class InputPipeline(RecordPipeline):
     if d.normalize == "pyskl" and self.coord_dims != 3:
       raise DataError("data.normalize='pyskl' (PreNormalize3D) needs 3D skeletons; this dataset "
                       "is 2D (x, y, score): use 'none' or 'ctrgcn'")
+    if d.rotation_axes == "xy" and self.coord_dims != 3:
+      raise DataError("data.rotation_axes='xy' (NW-UCLA's view transform) needs 3D skeletons; use 'xyz'")
     if d.sampling not in ("crop_resize", "uniform"):
       raise ValueError(f"data.sampling={d.sampling!r} is not one of crop_resize, uniform")
 
@@ -332,19 +334,27 @@ class InputPipeline(RecordPipeline):
     d = self.config.data
     x, valid, ex = self._load(serialized)
     r = augment.train_draws(key, self.num_frames, d.crop_ratio, float(d.rotation), float(d.scale))
+    # The geometry is per frame and linear, so it commutes with the temporal sampling; it comes
+    # first so that data.minmax sees the whole sequence, as CTR-GCN's NW-UCLA feeder does.
+    if d.scale > 0:
+      x = augment.scale(x, r["scale"], self.coord_dims)
+    if d.rotation > 0 and d.rotation_axes == "xy":
+      x = augment.view_rotate(x, r["angles"])
+    elif d.rotation > 0:
+      x = augment.rotate(x, r["angles"], self.coord_dims)
+    if d.minmax:
+      x = augment.minmax(x, self.coord_dims)
     if d.sampling == "crop_resize":
       x = augment.crop_resize(x, valid, self.num_frames, r["p"], r["u"])
     else:
       x = augment.uniform_sample(x, valid, self.num_frames, r["u_frames"])
-    if d.scale > 0:
-      x = augment.scale(x, r["scale"], self.coord_dims)
-    if d.rotation > 0:
-      x = augment.rotate(x, r["angles"], self.coord_dims)
     return self._finish(x, ex)
 
   def _eval_sample(self, clip: tf.Tensor, serialized: tf.Tensor) -> dict:
     d = self.config.data
     x, valid, ex = self._load(serialized)
+    if d.minmax:
+      x = augment.minmax(x, self.coord_dims)
     if d.sampling == "crop_resize":
       # The centred window is deterministic: every clip is the same view.
       x = augment.centre_crop_resize(x, valid, self.num_frames, float(d.test_crop_ratio))

@@ -156,6 +156,45 @@ def test_scale():
   np.testing.assert_array_equal(got[..., 2], x[..., 2])
 
 
+def ctrgcn_ucla_view(value, agx_deg, agy_deg, s):
+  """CTR-GCN feeder_ucla's rand_view_transform, row vectors times Ry Rx S (float64)."""
+  ax, ay = math.radians(agx_deg), math.radians(agy_deg)
+  rx = np.array([[1, 0, 0], [0, math.cos(ax), math.sin(ax)], [0, -math.sin(ax), math.cos(ax)]])
+  ry = np.array([[math.cos(ay), 0, -math.sin(ay)], [0, 1, 0], [math.sin(ay), 0, math.cos(ay)]])
+  return (value.reshape(-1, 3) @ (ry @ rx @ (s * np.eye(3)))).reshape(value.shape)
+
+
+def ctrgcn_ucla_minmax(value):
+  flat = value.reshape(-1, 3)
+  flat = (flat - flat.min(0)) / (flat.max(0) - flat.min(0)) * 2 - 1
+  return flat.reshape(value.shape)
+
+
+def test_view_rotation_scale_and_minmax_match_ctrgcn_ucla_feeder():
+  x = _x(9, m=1, v=20) + 0.5
+  for agx, agy, s in [(-60, 17, 0.5), (33, -60, 1.5), (0, 0, 1.0)]:
+    got = aug.scale(tf.constant(x), tf.constant(s, tf.float32))
+    got = aug.view_rotate(got, tf.constant([math.radians(agx), math.radians(agy), 0.7], tf.float32))
+    ref = ctrgcn_ucla_view(x[0].astype(np.float64), agx, agy, s)
+    np.testing.assert_allclose(got.numpy()[0], ref, atol=1e-5)
+    np.testing.assert_allclose(aug.minmax(got).numpy()[0], ctrgcn_ucla_minmax(ref), atol=1e-5)
+    # Min-max cancels the isotropic scale, as in the recipe.
+    unscaled = ctrgcn_ucla_minmax(ctrgcn_ucla_view(x[0].astype(np.float64), agx, agy, 1.0))
+    np.testing.assert_allclose(aug.minmax(got).numpy()[0], unscaled, atol=1e-5)
+
+
+def test_minmax_ignores_absent_actor_frames_and_keeps_scores():
+  x = _x(6, m=2, v=4, c=4)
+  x[1] = 0.0          # second actor absent
+  x[0, 4:] = 0.0      # zero-padded tail
+  got = aug.minmax(tf.constant(x), coord_dims=3).numpy()
+  present = x[0, :4, :, :3].reshape(-1, 3).astype(np.float64)
+  lo, hi = present.min(0), present.max(0)
+  np.testing.assert_allclose(got[0, :4, :, :3], (x[0, :4, :, :3] - lo) / (hi - lo) * 2 - 1, atol=1e-5)
+  assert np.all(got[1] == 0) and np.all(got[0, 4:] == 0)
+  np.testing.assert_array_equal(got[0, :4, :, 3], x[0, :4, :, 3])
+
+
 def test_streams_match_numpy_loops():
   x = _x(12)
   parents = aug.bone_parents(NTU_PAIRS, 25)

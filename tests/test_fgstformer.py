@@ -214,3 +214,29 @@ def test_bfloat16_compute_path_stays_bfloat16():
   x = jax.ShapeDtypeStruct((2, 2, 8, 25, 3), jnp.bfloat16)
   out = jax.eval_shape(lambda p, r, x: nnx.merge(gd, p, r)(x, train=True)["logits"], p16, r, x)
   assert out.dtype == jnp.bfloat16
+
+
+def test_torch_default_initialisation():
+  """model.init='torch': every weight and bias U(-b, b), b = 1/sqrt(fan_in), as torch.nn.Linear
+  draws them (checked against torch itself); 'flax' keeps lecun_normal weights and zero biases."""
+  import torch
+  lin = torch.nn.Linear(64, 200)
+  np.testing.assert_allclose(lin.weight.detach().abs().max().item(), 1 / 8, rtol=0.01)
+  np.testing.assert_allclose(lin.bias.detach().abs().max().item(), 1 / 8, rtol=0.05)
+  model = registry.create(tiny_config(channels=(16, 32, 32), init="torch"), rngs=nnx.Rngs(0))
+  layers = [m for _, m in nnx.iter_modules(model) if isinstance(getattr(m, "kernel", None), nnx.Param)]
+  assert any(isinstance(m, TemporalConv) for m in layers) and len(layers) > 30
+  for m in layers:
+    w = np.asarray(m.kernel[...], np.float64)
+    b = 1 / np.sqrt(np.prod(w.shape[:-1]))
+    assert np.abs(w).max() <= b
+    if w.size >= 1000:  # U(-b, b) has std b / sqrt(3)
+      np.testing.assert_allclose(w.std(), b / np.sqrt(3), rtol=0.1)
+      np.testing.assert_allclose(np.abs(w).max(), b, rtol=0.02)
+    if getattr(m, "bias", None) is not None:
+      bias = np.asarray(m.bias[...])
+      assert np.abs(bias).max() <= b and np.any(bias != 0)
+  flax_model = registry.create(tiny_config(channels=(16, 32, 32), init="flax"), rngs=nnx.Rngs(0))
+  fc1 = np.asarray(flax_model.fc1.kernel[...], np.float64)
+  assert np.all(np.asarray(flax_model.fc1.bias[...]) == 0)
+  assert fc1.std() > 1.4 * np.asarray(model.fc1.kernel[...]).std()

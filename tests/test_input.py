@@ -299,3 +299,21 @@ def test_state_with_other_global_batch_keeps_sample_count(data):
   with pytest.warns(UserWarning):
     pipe.set_state({"batches": 6, "seed": 0, "global_batch": 4})
   assert pipe.get_state() == {"batches": 12, "seed": 0, "global_batch": 2}
+
+
+def test_nwucla_recipe_minmax_and_view_rotation(data):
+  """CTR-GCN's NW-UCLA feeder: each axis of the whole sequence to [-1, 1] after the geometry.
+  With 96 >= every sample's frames, uniform sampling keeps every frame, so each axis of an eval
+  sample spans exactly [-1, 1]; training views (rotated up to 60 degrees) stay inside it."""
+  cfg = _config(data["dir"], normalize="nwucla", sampling="uniform", num_frames=96, minmax=True,
+                rotation=math.radians(60), rotation_axes="xy", scale=0.5, max_persons=1)
+  pipe = InputPipeline(cfg, "test", train=False, batch_size=5, process_index=0, process_count=1)
+  for b in pipe:
+    for x in b["inputs"][b["valid"]]:
+      present = x[0][np.any(x[0] != 0, axis=(1, 2))].reshape(-1, 3)
+      np.testing.assert_allclose(present.min(0), -1.0, atol=1e-5)
+      np.testing.assert_allclose(present.max(0), 1.0, atol=1e-5)
+  train = _take(InputPipeline(cfg, "train", train=True, batch_size=5, process_index=0, process_count=1), 3)
+  for b in train:
+    assert np.abs(b["inputs"]).max() <= 1.0 + 1e-5
+    assert np.abs(b["inputs"]).max() > 0.99

@@ -15,7 +15,7 @@ _BN_NAMES = {"scale": "weight", "bias": "bias", "mean": "running_mean", "var": "
 def torch_kwargs(config: ml_collections.ConfigDict) -> dict:
   """Plain constructor arguments of the mirror from a run config."""
   kw = {k: (tuple(v) if isinstance(v, (list, tuple)) else v)
-        for k, v in config.model.to_dict().items() if k not in ("name", "parts")}
+        for k, v in config.model.to_dict().items() if k not in ("name", "parts", "init")}
   kw.update(num_joints=config.data.num_joints, in_channels=config.data.channels,
             parts=part_partition(config))
   return kw

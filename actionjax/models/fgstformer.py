@@ -15,6 +15,8 @@ Choices where the paper is silent (each also a config key under `config.model`):
 - Persons are folded into the batch and their pooled features averaged before the classifier;
   `person_pool='mean'` averages the all-zero second person of single-actor samples in, as CTR-GCN
   does; 'masked_mean' averages only persons with a non-zero input.
+- Initialisation: PyTorch's nn.Linear / nn.Conv2d defaults (`init='torch'`), which the authors'
+  PyTorch code would have used; 'flax' keeps flax's.
 - Dropout: the paper uses none (`dropout=0.0`); a positive rate drops fc1's output with the
   call's `rngs.dropout()`.
 """
@@ -28,6 +30,7 @@ import jax.numpy as jnp
 import ml_collections
 from flax import nnx
 
+from actionjax.layers import init as init_lib
 from actionjax.layers.attention import MultiHeadAttention, SowsAttention, attention_weights
 from actionjax.layers.position import sinusoidal_table
 from actionjax.layers.temporal import TemporalConv
@@ -282,6 +285,7 @@ class FGSTFormer(nnx.Module):
     self.fc1 = nnx.Linear(feat, m.hidden, rngs=rngs)
     self.dropout = nnx.Dropout(m.dropout) if m.dropout > 0 else None
     self.fc2 = nnx.Linear(m.hidden, m.num_classes, rngs=rngs)
+    init_lib.apply(m.get("init", "flax"), self, rngs)
 
   def features(self, inputs: jax.Array, *, train: bool = False) -> dict:
     """Per-sequence branch outputs and focal-joint scores (for tests and visualisation)."""

@@ -11,6 +11,7 @@ import signal
 from typing import Any, Iterator
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from actionjax import scoring
@@ -178,7 +179,7 @@ def train(config: ConfigDict, workdir: str, *, quiet: bool = False, devices=None
   pipeline = make_pipeline(config, config.data.train_split, train=True, batch_size=t.batch_size)
   resolve_num_classes(config, pipeline.info)
   resolve_depth_max(config, pipeline.info)
-  steps_per_epoch = max(1, pipeline.num_examples // t.batch_size)
+  steps_per_epoch = max(1, pipeline.num_examples * config.data.repeat // t.batch_size)
   total_steps = t.num_steps or int(round(t.num_epochs * steps_per_epoch))
   setup = setup_lib.build(config, mesh, steps_per_epoch=steps_per_epoch, total_steps=total_steps)
   save_config(config, workdir)
@@ -227,17 +228,19 @@ def train(config: ConfigDict, workdir: str, *, quiet: bool = False, devices=None
     result: dict[str, Any] = {"stopped_by": "end"}
     step = start
     it: Iterator[dict] = iter(pipeline)
+    window = MetricWindow()
     with _Preemption() as preempt, jax.set_mesh(mesh):
       while step < total_steps:
         batch = sharding.global_batch(next(it), mesh)
         profiler.before(step + 1)
         state, metrics = train_step(state, batch)
         step += 1
+        window.add(metrics)
         profiler.after(step, state)
         writer.step()
         if step % t.log_every_steps == 0 or step == total_steps:
           check_finite(state)
-          result["train"] = writer.write(step, jax.device_get(metrics), batch_size=t.batch_size)
+          result["train"] = writer.write(step, window.pop(), batch_size=t.batch_size)
         eval_now = t.eval_every_steps and (step % t.eval_every_steps == 0 or step == total_steps)
         stopping = preempt.requested or step == stop_at
         if step % t.checkpoint_every_steps == 0 or step == total_steps or eval_now or stopping:
@@ -264,6 +267,26 @@ def train(config: ConfigDict, workdir: str, *, quiet: bool = False, devices=None
     ckpt.close()
     if writer is not None:
       writer.close()
+
+
+class MetricWindow:
+  """Means of the train-step metrics since the last log (the logged loss is the window's mean,
+  not one batch's; `lr` is the last step's); summed on the device so that no step waits."""
+
+  def __init__(self):
+    self.total, self.last, self.count = None, None, 0
+
+  def add(self, metrics: dict) -> None:
+    self.total = metrics if self.total is None else jax.tree.map(jnp.add, self.total, metrics)
+    self.last, self.count = metrics, self.count + 1
+
+  def pop(self) -> dict:
+    total, last = jax.device_get((self.total, self.last))
+    means = {k: np.asarray(v) / self.count for k, v in total.items()}
+    if "lr" in last:
+      means["lr"] = last["lr"]
+    self.total, self.last, self.count = None, None, 0
+    return means
 
 
 class StepProfiler:
