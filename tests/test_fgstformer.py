@@ -46,6 +46,23 @@ def test_part_partitions_cover_every_joint_once():
   assert fg.part_partition(c) == ((0, 1), (2, 3))
 
 
+def test_parts_are_connected_limbs_of_the_datasets_skeletons():
+  """Each part is a connected piece of the release's own bone graph (NW-UCLA's 20 Kinect-v1
+  joints are not NTU's first 20)."""
+  from data_pipelines.formats import ntu, nwucla
+  for name, pairs in (("ntu25", ntu.BONE_PAIRS), ("nwucla20", nwucla.BONE_PAIRS)):
+    edges = {frozenset((a - 1, b - 1)) for a, b in pairs if a != b}
+    for part in fg.PARTS[name]:
+      reached, frontier = {part[0]}, [part[0]]
+      while frontier:
+        j = frontier.pop()
+        for k in part:
+          if k not in reached and frozenset((j, k)) in edges:
+            reached.add(k)
+            frontier.append(k)
+      assert reached == set(part), (name, part)
+
+
 def test_focal_joints_are_the_brute_force_top_k():
   rng = np.random.default_rng(0)
   x = rng.normal(size=(2, 3, 25, 6)).astype(np.float32)

@@ -72,3 +72,41 @@ def test_state_dict_layouts():
   np.testing.assert_array_equal(sd["fc2.weight"], np.asarray(model.fc2.kernel[...]).T)
   assert "stage1.0.sformer.norm1.bn.running_var" in sd and "w_p" in sd
   assert set(sd) == set(export.torch_model(config).state_dict())
+
+
+def test_train_mode_gradients_match_the_mirror():
+  """Train-mode loss and every parameter's gradient (the focal selection's included) equal the
+  PyTorch mirror's autograd: the update rule's input is the paper code's. Biases directly before
+  a BatchNorm have an exact-zero true gradient (the norm removes them); both frameworks return
+  float32 noise there, so those are compared by magnitude only."""
+  config = config_lib.load(f"{CONFIG}:nwucla", ["model.channels=(8,16,16)", "model.depths=(2,1)",
+                                                "model.num_focal=5", "model.spatial_qk_features=4",
+                                                "model.hidden=8", "model.num_classes=3"])
+  model = random_model(config, seed=1)
+  tm = export.torch_model(config)
+  tm.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in export.state_dict(model, config).items()})
+  tm.train()
+  rng = np.random.default_rng(0)
+  x = rng.uniform(-1, 1, size=(4, 1, 16, 20, 3)).astype(np.float32)
+  y = np.array([0, 1, 2, 0])
+  gd, params, rest = nnx.split(model, nnx.Param, ...)
+
+  def loss_fn(p):
+    logits = nnx.merge(gd, p, rest, copy=True)(jnp.asarray(x), train=True)["logits"]
+    return -jnp.mean(jax.nn.log_softmax(logits)[jnp.arange(4), y])
+
+  loss, grads = jax.jit(jax.value_and_grad(loss_fn))(params)
+  torch_loss = F.cross_entropy(tm(torch.from_numpy(x)), torch.from_numpy(y))
+  torch_loss.backward()
+  np.testing.assert_allclose(float(loss), torch_loss.item(), rtol=1e-5)
+  ours = export.state_dict(nnx.merge(gd, grads, rest, copy=True), config)
+  scale = max(float(np.abs(v).max()) for v in ours.values())
+  checked = 0
+  for name, p in tm.named_parameters():
+    a, b = ours[name], p.grad.numpy()
+    if np.linalg.norm(a) < 1e-5 * scale:  # a bias before a BatchNorm
+      assert np.abs(b).max() < 1e-5 * scale, name
+      continue
+    np.testing.assert_allclose(b, a, rtol=0, atol=1e-4 * np.abs(a).max(), err_msg=name)
+    checked += 1
+  assert checked > 40 and np.linalg.norm(ours["w_p"]) > 0

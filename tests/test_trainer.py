@@ -41,6 +41,26 @@ def test_loss_falls(data_dir, tmp_path):
   assert (tmp_path / "config.json").exists() and list((tmp_path / "tensorboard").iterdir())
 
 
+def test_logs_are_window_means_and_repeat_sets_the_epoch(data_dir, tmp_path):
+  """A logged train loss is the mean over the steps since the last log (checked against a run
+  logging every step), the learning rate the last step's; data.repeat=2 makes an epoch two
+  passes: 48 samples x 2 / batch 8 = 12 steps."""
+  def run(log_every, name):
+    c = tiny_data.config(data_dir, num_steps=0, num_epochs=1.0, log_every_steps=log_every)
+    c.data.repeat = 2
+    out = trainer.train(c, str(tmp_path / name), quiet=True, devices=ONE)
+    return out, [json.loads(l) for l in open(tmp_path / name / "metrics.jsonl") if "train/loss" in l]
+  out, every = run(1, "every")
+  assert out["step"] == 12 and [l["step"] for l in every] == list(range(1, 13))
+  _, windows = run(3, "windows")
+  assert [l["step"] for l in windows] == [3, 6, 9, 12]
+  for i, w in enumerate(windows):
+    steps = every[3 * i: 3 * i + 3]
+    for key in ("train/loss", "train/accuracy", "train/grad_norm"):
+      assert w[key] == pytest.approx(np.mean([s[key] for s in steps]), rel=1e-5)
+    assert w["train/lr"] == pytest.approx(steps[-1]["train/lr"], rel=1e-6)
+
+
 def test_resume_is_exact(data_dir, tmp_path):
   c = tiny_data.config(data_dir, num_steps=8, checkpoint_every_steps=100)
   c.train.ema_decay = 0.9  # the EMA must resume too
