@@ -3,11 +3,15 @@
 Both start from the same weights (the JAX initialisation, copied into the mirror), see the same
 sequence of batches from the real input pipeline, and take torch.optim.SGD / the configured optax
 chain with the same learning rate per step (the JAX schedule, warm-up included). Per step it
-records both losses; every --every steps the parameter drift: ||theta_jax - theta_torch|| relative
-to how far the JAX parameters moved from the start, overall and per top-level module. A diverging
-curve points at the update (weight-decay masking, the Nesterov form, BatchNorm) rather than the
-forward, which export tests already match to 1e-4. Writes benchmarks/results/fgstformer_dynamics.json
-and a PNG of both loss curves.
+records both losses; every --every steps:
+- drift: ||theta_jax - theta_torch|| relative to how far the JAX parameters moved from the start;
+- one synced step: a second mirror gets the JAX run's current weights and momentum buffers, both
+  take the same step, and ||update_jax - update_torch|| / ||update_jax|| is recorded.
+Free-running float32 training is chaotic (rounding differences grow step by step, and a near-tie
+in the focal top-k flips a selection), so the drift grows even with identical updates; the synced
+step separates that from a real difference in the update (weight-decay masking, the Nesterov form,
+BatchNorm), which would show there at once. Writes benchmarks/results/fgstformer_dynamics.json and
+a PNG of both loss curves.
 
   python benchmarks/fgstformer_dynamics.py --data_dir runs/nwucla/data --steps 200 \\
       [--config configs/fgstformer.py:nwucla] [--config.key=value ...]
@@ -50,6 +54,8 @@ def main(argv=None) -> int:
   args = parser.parse_args([a for a in argv if not a.startswith("--config.")])
 
   import jax
+  import jax.numpy as jnp
+  import optax
   import torch
   from flax import nnx
 
@@ -85,6 +91,35 @@ def main(argv=None) -> int:
   opt = torch.optim.SGD(mirror.parameters(), lr=0.0, momentum=o.momentum, nesterov=o.nesterov,
                         weight_decay=o.weight_decay)
   start = flat_params(jax.device_get(state.params))
+  synced = export.torch_model(config)
+  synced.train()
+  synced_opt = torch.optim.SGD(synced.parameters(), lr=0.0, momentum=o.momentum, nesterov=o.nesterov,
+                               weight_decay=o.weight_decay)
+
+  def to_torch(params, rest) -> dict[str, np.ndarray]:
+    return export.state_dict(nnx.merge(setup.graphdef, jax.device_get(params), jax.device_get(rest)), config)
+
+  def synced_step(state, batch, lr: float) -> float:
+    """One step of each framework from the JAX run's current state: relative update difference."""
+    before = to_torch(state.params, state.rest)
+    synced.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in before.items()})
+    trace = to_torch(optax.tree_utils.tree_get(state.opt_state, "trace"), state.rest)
+    for name, p in synced.named_parameters():
+      synced_opt.state[p]["momentum_buffer"] = torch.from_numpy(trace[name].copy())
+    for group in synced_opt.param_groups:
+      group["lr"] = lr
+    loss = torch.nn.functional.cross_entropy(synced(torch.from_numpy(np.array(batch["inputs"]))),
+                                             torch.from_numpy(np.array(batch["label"])).long())
+    synced_opt.zero_grad(set_to_none=True)
+    loss.backward()
+    synced_opt.step()
+    stepped, _ = train_step(jax.tree.map(jnp.copy, state), sharding.global_batch(batch, mesh))
+    after = to_torch(stepped.params, stepped.rest)
+    names = [name for name, _ in synced.named_parameters()]
+    got = synced.state_dict()
+    num = sum(float(np.sum((after[n] - got[n].numpy()) ** 2)) for n in names)
+    den = sum(float(np.sum((after[n] - before[n]) ** 2)) for n in names)
+    return (num / max(den, 1e-30)) ** 0.5
 
   train_step = jax.jit(make_train_step(setup.graphdef, config, setup.tx, setup.lr, setup.uses_ema),
                        donate_argnums=(0,))
@@ -92,6 +127,8 @@ def main(argv=None) -> int:
   with jax.set_mesh(mesh):
     for k, batch in enumerate(batches):
       lr = float(setup.lr(k))
+      check = (k + 1) % args.every == 0 or k + 1 == len(batches)
+      update_diff = synced_step(state, batch, lr) if check and lr > 0 else None
       t0 = time.perf_counter()
       state, metrics = train_step(state, sharding.global_batch(batch, mesh))
       loss_jax = float(metrics["loss"])
@@ -106,7 +143,7 @@ def main(argv=None) -> int:
       opt.step()
       t_torch += time.perf_counter() - t0
       rows.append({"step": k + 1, "lr": lr, "loss_jax": loss_jax, "loss_torch": loss.item()})
-      if (k + 1) % args.every == 0 or k + 1 == len(batches):
+      if check:
         cur = flat_params(jax.device_get(state.params))
         model = nnx.merge(setup.graphdef, jax.device_get(state.params), jax.device_get(state.rest))
         torch_sd = {key: v.detach().numpy().astype(np.float64) for key, v in mirror.state_dict().items()}
@@ -117,18 +154,22 @@ def main(argv=None) -> int:
         bn = {stat: max((float(np.max(np.abs(ours[key] - torch_sd[key])) / (np.max(np.abs(ours[key])) + 1e-12))
                          for key in ours if key.endswith(stat)), default=0.0)
               for stat in ("running_mean", "running_var")}
-        drift.append({"step": k + 1, "param_diff_over_movement": diff / max(moved, 1e-30),
+        drift.append({"step": k + 1, "synced_update_rel_diff": update_diff,
+                      "param_diff_over_movement": diff / max(moved, 1e-30),
                       "param_movement": moved, "bn_mean_max_rel_diff": bn["running_mean"],
                       "bn_var_max_rel_diff": bn["running_var"]})
         print(f"step {k + 1}: loss jax {loss_jax:.4f} torch {loss.item():.4f};"
-              f" |dtheta|/|moved| {diff / max(moved, 1e-30):.2e}", flush=True)
+              f" |dtheta|/|moved| {diff / max(moved, 1e-30):.2e}; synced step's update differs by"
+              f" {update_diff if update_diff is None else f'{update_diff:.2e}'}", flush=True)
 
   loss_diff = [abs(r["loss_jax"] - r["loss_torch"]) for r in rows]
+  synced_diffs = [d["synced_update_rel_diff"] for d in drift if d["synced_update_rel_diff"] is not None]
   first = min(len(rows), 20)
   summary = {
       "config": args.config, "overrides": overrides, "steps": len(rows), "batch": t.batch_size,
       "max_abs_loss_diff": max(loss_diff), "max_abs_loss_diff_step": int(np.argmax(loss_diff)) + 1,
       f"max_abs_loss_diff_first_{first}_steps": max(loss_diff[:first]),
+      "max_synced_update_rel_diff": max(synced_diffs, default=None),
       "mean_loss_last_25": {"jax": float(np.mean([r["loss_jax"] for r in rows[-25:]])),
                             "torch": float(np.mean([r["loss_torch"] for r in rows[-25:]]))},
       "step_s": {"jax": t_jax / len(rows), "torch": t_torch / len(rows)},

@@ -77,6 +77,7 @@ def test_dynamics_jax_step_and_torch_sgd_agree(raw, tmp_path):
   assert first["lr"] == pytest.approx(0.01)
   for d in res["drift"]:
     assert d["param_movement"] > 0 and d["param_diff_over_movement"] < 1e-3
+    assert d["synced_update_rel_diff"] < 1e-4
     assert d["bn_mean_max_rel_diff"] < 1e-4
     # torch's running_var takes the unbiased batch variance, flax's the biased one: n / (n - 1)
     # with n = 80 values per channel in the focal branch's last layer here.

@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import sys
+import textwrap
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -74,7 +75,7 @@ def plot_curve(rows: list[dict], path: str, title: str) -> None:
   if rows:
     last = rows[-1]
     ax_acc.set_title(f"final test top-1 {100 * last['test_top1']:.1f}%")
-  fig.suptitle(title)
+  fig.suptitle(textwrap.fill(title, 150), fontsize=8)
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)
