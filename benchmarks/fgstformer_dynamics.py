@@ -64,7 +64,7 @@ def main(argv=None) -> int:
   from actionjax.training import setup as setup_lib
   from actionjax.training import sharding
   from actionjax.training.step import make_train_step
-  from actionjax.training.trainer import make_pipeline
+  from actionjax.training.trainer import epoch_steps, make_pipeline
   if args.threads:
     torch.set_num_threads(args.threads)
 
@@ -76,7 +76,7 @@ def main(argv=None) -> int:
   devices = jax.devices()[:1]
   mesh = sharding.make_mesh(config, devices)
   pipeline = make_pipeline(config, config.data.train_split, train=True, batch_size=t.batch_size)
-  steps_per_epoch = max(1, pipeline.num_examples * config.data.repeat // t.batch_size)
+  steps_per_epoch = epoch_steps(config, pipeline.num_examples)
   total = t.num_steps or int(round(t.num_epochs * steps_per_epoch))
   setup = setup_lib.build(config, mesh, steps_per_epoch=steps_per_epoch, total_steps=total)
   state = setup_lib.init_state(setup)

@@ -65,6 +65,11 @@ def resolve_depth_max(config: ConfigDict, info: dict) -> None:
     config.data.depth_max = float(info["depth_max"])
 
 
+def epoch_steps(config: ConfigDict, num_examples: int) -> int:
+  """Steps per epoch: data.repeat passes over `num_examples` at the global batch size."""
+  return max(1, num_examples * config.data.repeat // config.train.batch_size)
+
+
 def save_config(config: ConfigDict, workdir: str) -> None:
   if jax.process_index() == 0:
     with open(os.path.join(workdir, "config.json"), "w") as f:
@@ -179,7 +184,7 @@ def train(config: ConfigDict, workdir: str, *, quiet: bool = False, devices=None
   pipeline = make_pipeline(config, config.data.train_split, train=True, batch_size=t.batch_size)
   resolve_num_classes(config, pipeline.info)
   resolve_depth_max(config, pipeline.info)
-  steps_per_epoch = max(1, pipeline.num_examples * config.data.repeat // t.batch_size)
+  steps_per_epoch = epoch_steps(config, pipeline.num_examples)
   total_steps = t.num_steps or int(round(t.num_epochs * steps_per_epoch))
   setup = setup_lib.build(config, mesh, steps_per_epoch=steps_per_epoch, total_steps=total_steps)
   save_config(config, workdir)

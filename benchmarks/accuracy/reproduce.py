@@ -91,9 +91,8 @@ def machine() -> dict:
 
 
 def steps_per_epoch(config, info: dict) -> int:
-  """As the trainer counts them: train records x data.repeat // batch."""
-  n = info["protocols"][config.data.protocol][config.data.train_split]
-  return max(1, n * config.data.repeat // config.train.batch_size)
+  from actionjax.training.trainer import epoch_steps
+  return epoch_steps(config, info["protocols"][config.data.protocol][config.data.train_split])
 
 
 def main(argv=None) -> int:
