@@ -19,6 +19,7 @@ a PNG of both loss curves.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -121,6 +122,31 @@ def main(argv=None) -> int:
     den = sum(float(np.sum((after[n] - before[n]) ** 2)) for n in names)
     return (num / max(den, 1e-30)) ** 0.5
 
+  def focal_agreement(state, batch) -> dict:
+    """Both frameworks' focal selections (Eq. (3)) from the JAX run's current weights and this
+    batch: the share of frames whose top-K sets differ, and how close the K-th and (K+1)-th
+    scores come (an exact tie in float32 is broken by index in XLA, unspecified in torch)."""
+    if not config.model.focal:
+      return {}
+    inputs = np.array(batch["inputs"])
+    # Own copies: a train-mode forward writes the BatchNorm statistics.
+    model = nnx.merge(setup.graphdef, *jax.tree.map(jnp.array, jax.device_get((state.params, state.rest))))
+    f = model.features(jnp.asarray(inputs), train=True)
+    scores, k = np.asarray(f["scores"]), model.num_focal
+    probe = copy.deepcopy(synced)
+    probe.load_state_dict({n: torch.from_numpy(v.copy()) for n, v in to_torch(state.params, state.rest).items()})
+    with torch.no_grad():
+      b, m, t, v, c = inputs.shape
+      x = probe.embed(torch.from_numpy(inputs).reshape(b * m, t, v, c))
+      for layer in probe.stage1:
+        x = layer(x)
+      ids = torch.topk(torch.sigmoid((x @ probe.w_p) / torch.linalg.norm(probe.w_p)), k, dim=-1).indices
+    differ = np.any(np.sort(np.asarray(f["focal_ids"]), -1) != np.sort(ids.numpy(), -1), axis=-1)
+    ranked = -np.sort(-scores.astype(np.float64), axis=-1)
+    gap = ranked[..., k - 1] - ranked[..., k]
+    return {"focal_frames_differ": float(differ.mean()), "focal_boundary_ties": float(np.mean(gap == 0)),
+            "focal_min_gap": float(gap.min()), "focal_saturated": float(np.mean(scores == 1.0))}
+
   train_step = jax.jit(make_train_step(setup.graphdef, config, setup.tx, setup.lr, setup.uses_ema),
                        donate_argnums=(0,))
   rows, drift, t_jax, t_torch = [], [], 0.0, 0.0
@@ -129,6 +155,7 @@ def main(argv=None) -> int:
       lr = float(setup.lr(k))
       check = (k + 1) % args.every == 0 or k + 1 == len(batches)
       update_diff = synced_step(state, batch, lr) if check and lr > 0 else None
+      agreement = focal_agreement(state, batch) if check else {}
       t0 = time.perf_counter()
       state, metrics = train_step(state, sharding.global_batch(batch, mesh))
       loss_jax = float(metrics["loss"])
@@ -157,10 +184,13 @@ def main(argv=None) -> int:
         drift.append({"step": k + 1, "synced_update_rel_diff": update_diff,
                       "param_diff_over_movement": diff / max(moved, 1e-30),
                       "param_movement": moved, "bn_mean_max_rel_diff": bn["running_mean"],
-                      "bn_var_max_rel_diff": bn["running_var"]})
+                      "bn_var_max_rel_diff": bn["running_var"], **agreement})
         print(f"step {k + 1}: loss jax {loss_jax:.4f} torch {loss.item():.4f};"
               f" |dtheta|/|moved| {diff / max(moved, 1e-30):.2e}; synced step's update differs by"
-              f" {update_diff if update_diff is None else f'{update_diff:.2e}'}", flush=True)
+              f" {update_diff if update_diff is None else f'{update_diff:.2e}'}"
+              + (f"; focal sets differ in {agreement['focal_frames_differ']:.2%} of frames,"
+                 f" boundary ties {agreement['focal_boundary_ties']:.2%},"
+                 f" saturated scores {agreement['focal_saturated']:.2%}" if agreement else ""), flush=True)
 
   loss_diff = [abs(r["loss_jax"] - r["loss_torch"]) for r in rows]
   synced_diffs = [d["synced_update_rel_diff"] for d in drift if d["synced_update_rel_diff"] is not None]

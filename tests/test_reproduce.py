@@ -12,7 +12,7 @@ from data_pipelines import synthetic
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 CONFIG = os.path.join(ROOT, "configs", "fgstformer.py") + ":nwucla"
-TINY = ["--config.model.channels=(8,16,16)", "--config.model.depths=(2,1)", "--config.model.num_focal=5",
+TINY = ["--config.model.channels=(8,16)", "--config.model.depths=(1,1)", "--config.model.num_focal=5",
         "--config.model.spatial_qk_features=4", "--config.model.hidden=8", "--config.data.num_frames=16",
         "--config.train.batch_size=4", "--config.data.repeat=1"]
 

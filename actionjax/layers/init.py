@@ -23,10 +23,11 @@ def torch_default_init(module: nnx.Module, key: jax.Array) -> None:
     kernel = layer.kernel[...]
     bound = 1.0 / np.sqrt(float(np.prod(kernel.shape[:-1])))
     kw, kb = jax.random.split(jax.random.fold_in(key, i))
-    layer.kernel[...] = jax.random.uniform(kw, kernel.shape, kernel.dtype, -bound, bound)
+    # set_value, not `[...] =`: an indexed write under jit/eval_shape costs milliseconds a call.
+    layer.kernel.set_value(jax.random.uniform(kw, kernel.shape, kernel.dtype, -bound, bound))
     bias = getattr(layer, "bias", None)
     if isinstance(bias, nnx.Param):
-      layer.bias[...] = jax.random.uniform(kb, bias.shape, bias.dtype, -bound, bound)
+      layer.bias.set_value(jax.random.uniform(kb, bias.shape, bias.dtype, -bound, bound))
 
 
 def apply(kind: str, module: nnx.Module, rngs: nnx.Rngs) -> None:
