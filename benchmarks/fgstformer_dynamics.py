@@ -5,8 +5,11 @@ sequence of batches from the real input pipeline, and take torch.optim.SGD / the
 chain with the same learning rate per step (the JAX schedule, warm-up included). Per step it
 records both losses; every --every steps:
 - drift: ||theta_jax - theta_torch|| relative to how far the JAX parameters moved from the start;
-- one synced step: a second mirror gets the JAX run's current weights and momentum buffers, both
-  take the same step, and ||update_jax - update_torch|| / ||update_jax|| is recorded.
+- one synced step: fresh mirrors get the JAX run's current weights and momentum buffers, all take
+  the same step, and ||update_jax - update_torch|| / ||update|| is recorded, beside each
+  framework's distance from the same step taken by a float64 mirror (the rounding floor on that
+  batch) and the parameters where the difference sits;
+- with focal joints, the share of frames whose top-K sets differ between the frameworks.
 Free-running float32 training is chaotic (rounding differences grow step by step, and a near-tie
 in the focal top-k flips a selection), so the drift grows even with identical updates; the synced
 step separates that from a real difference in the update (weight-decay masking, the Nesterov form,
@@ -19,7 +22,6 @@ a PNG of both loss curves.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import platform
@@ -92,35 +94,43 @@ def main(argv=None) -> int:
   opt = torch.optim.SGD(mirror.parameters(), lr=0.0, momentum=o.momentum, nesterov=o.nesterov,
                         weight_decay=o.weight_decay)
   start = flat_params(jax.device_get(state.params))
-  synced = export.torch_model(config)
-  synced.train()
-  synced_opt = torch.optim.SGD(synced.parameters(), lr=0.0, momentum=o.momentum, nesterov=o.nesterov,
-                               weight_decay=o.weight_decay)
 
   def to_torch(params, rest) -> dict[str, np.ndarray]:
     return export.state_dict(nnx.merge(setup.graphdef, jax.device_get(params), jax.device_get(rest)), config)
 
-  def synced_step(state, batch, lr: float) -> float:
-    """One step of each framework from the JAX run's current state: relative update difference."""
-    before = to_torch(state.params, state.rest)
-    synced.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in before.items()})
-    trace = to_torch(optax.tree_utils.tree_get(state.opt_state, "trace"), state.rest)
-    for name, p in synced.named_parameters():
-      synced_opt.state[p]["momentum_buffer"] = torch.from_numpy(trace[name].copy())
-    for group in synced_opt.param_groups:
-      group["lr"] = lr
-    loss = torch.nn.functional.cross_entropy(synced(torch.from_numpy(np.array(batch["inputs"]))),
+  def torch_step(weights, momentum, batch, lr: float, dtype) -> dict[str, np.ndarray]:
+    """One SGD step of a fresh mirror in `dtype` from these weights and momentum buffers."""
+    model = export.torch_model(config).to(dtype)
+    model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in weights.items()})
+    model.train()
+    sgd = torch.optim.SGD(model.parameters(), lr=lr, momentum=o.momentum, nesterov=o.nesterov,
+                          weight_decay=o.weight_decay)
+    for name, p in model.named_parameters():
+      sgd.state[p]["momentum_buffer"] = torch.from_numpy(momentum[name].copy()).to(dtype)  # updated in place
+    loss = torch.nn.functional.cross_entropy(model(torch.from_numpy(np.array(batch["inputs"])).to(dtype)),
                                              torch.from_numpy(np.array(batch["label"])).long())
-    synced_opt.zero_grad(set_to_none=True)
     loss.backward()
-    synced_opt.step()
+    sgd.step()
+    return {n: p.detach().double().numpy() for n, p in model.named_parameters()}
+
+  def synced_step(state, batch, lr: float) -> dict:
+    """One step of each framework from the JAX run's current weights and momentum. The update
+    differences are relative to the update's size; the float64 mirror's step is the reference
+    that says how far float32 rounding alone takes each framework on this batch."""
+    before = to_torch(state.params, state.rest)
+    trace = to_torch(optax.tree_utils.tree_get(state.opt_state, "trace"), state.rest)
     stepped, _ = train_step(jax.tree.map(jnp.copy, state), sharding.global_batch(batch, mesh))
-    after = to_torch(stepped.params, stepped.rest)
-    names = [name for name, _ in synced.named_parameters()]
-    got = synced.state_dict()
-    num = sum(float(np.sum((after[n] - got[n].numpy()) ** 2)) for n in names)
-    den = sum(float(np.sum((after[n] - before[n]) ** 2)) for n in names)
-    return (num / max(den, 1e-30)) ** 0.5
+    after = {n: v.astype(np.float64) for n, v in to_torch(stepped.params, stepped.rest).items()}
+    got32 = torch_step(before, trace, batch, lr, torch.float32)
+    got64 = torch_step(before, trace, batch, lr, torch.float64)
+    names = list(got32)
+    moved = sum(float(np.sum((got64[n] - before[n]) ** 2)) for n in names)
+    rel = lambda a, b: (sum(float(np.sum((a[n] - b[n]) ** 2)) for n in names) / max(moved, 1e-30)) ** 0.5
+    err = {n: float(np.sum((after[n] - got32[n]) ** 2)) for n in names}
+    worst = sorted(names, key=lambda n: -err[n])[:3]  # where the JAX-torch difference sits
+    return {"synced_update_rel_diff": rel(after, got32), "jax_vs_float64": rel(after, got64),
+            "torch_vs_float64": rel(got32, got64),
+            "synced_worst": {n: round(err[n] / max(sum(err.values()), 1e-30), 3) for n in worst}}
 
   def focal_agreement(state, batch) -> dict:
     """Both frameworks' focal selections (Eq. (3)) from the JAX run's current weights and this
@@ -133,7 +143,7 @@ def main(argv=None) -> int:
     model = nnx.merge(setup.graphdef, *jax.tree.map(jnp.array, jax.device_get((state.params, state.rest))))
     f = model.features(jnp.asarray(inputs), train=True)
     scores, k = np.asarray(f["scores"]), model.num_focal
-    probe = copy.deepcopy(synced)
+    probe = export.torch_model(config)
     probe.load_state_dict({n: torch.from_numpy(v.copy()) for n, v in to_torch(state.params, state.rest).items()})
     with torch.no_grad():
       b, m, t, v, c = inputs.shape
@@ -154,7 +164,7 @@ def main(argv=None) -> int:
     for k, batch in enumerate(batches):
       lr = float(setup.lr(k))
       check = (k + 1) % args.every == 0 or k + 1 == len(batches)
-      update_diff = synced_step(state, batch, lr) if check and lr > 0 else None
+      synced = synced_step(state, batch, lr) if check and lr > 0 else {"synced_update_rel_diff": None}
       agreement = focal_agreement(state, batch) if check else {}
       t0 = time.perf_counter()
       state, metrics = train_step(state, sharding.global_batch(batch, mesh))
@@ -181,13 +191,15 @@ def main(argv=None) -> int:
         bn = {stat: max((float(np.max(np.abs(ours[key] - torch_sd[key])) / (np.max(np.abs(ours[key])) + 1e-12))
                          for key in ours if key.endswith(stat)), default=0.0)
               for stat in ("running_mean", "running_var")}
-        drift.append({"step": k + 1, "synced_update_rel_diff": update_diff,
+        drift.append({"step": k + 1, **synced,
                       "param_diff_over_movement": diff / max(moved, 1e-30),
                       "param_movement": moved, "bn_mean_max_rel_diff": bn["running_mean"],
                       "bn_var_max_rel_diff": bn["running_var"], **agreement})
         print(f"step {k + 1}: loss jax {loss_jax:.4f} torch {loss.item():.4f};"
-              f" |dtheta|/|moved| {diff / max(moved, 1e-30):.2e}; synced step's update differs by"
-              f" {update_diff if update_diff is None else f'{update_diff:.2e}'}"
+              f" |dtheta|/|moved| {diff / max(moved, 1e-30):.2e}"
+              + (f"; synced step's update: JAX vs torch {synced['synced_update_rel_diff']:.2e}, vs the"
+                 f" float64 step JAX {synced['jax_vs_float64']:.2e}, torch {synced['torch_vs_float64']:.2e}"
+                 if synced["synced_update_rel_diff"] is not None else "")
               + (f"; focal sets differ in {agreement['focal_frames_differ']:.2%} of frames,"
                  f" boundary ties {agreement['focal_boundary_ties']:.2%},"
                  f" saturated scores {agreement['focal_saturated']:.2%}" if agreement else ""), flush=True)
@@ -200,6 +212,8 @@ def main(argv=None) -> int:
       "max_abs_loss_diff": max(loss_diff), "max_abs_loss_diff_step": int(np.argmax(loss_diff)) + 1,
       f"max_abs_loss_diff_first_{first}_steps": max(loss_diff[:first]),
       "max_synced_update_rel_diff": max(synced_diffs, default=None),
+      **{f"max_{k}": max((d[k] for d in drift if k in d), default=None)
+         for k in ("jax_vs_float64", "torch_vs_float64")},
       "mean_loss_last_25": {"jax": float(np.mean([r["loss_jax"] for r in rows[-25:]])),
                             "torch": float(np.mean([r["loss_torch"] for r in rows[-25:]]))},
       "step_s": {"jax": t_jax / len(rows), "torch": t_torch / len(rows)},

@@ -257,3 +257,17 @@ def test_torch_default_initialisation():
   fc1 = np.asarray(flax_model.fc1.kernel[...], np.float64)
   assert np.all(np.asarray(flax_model.fc1.bias[...]) == 0)
   assert fc1.std() > 1.4 * np.asarray(model.fc1.kernel[...]).std()
+
+
+def test_batch_norm_variance_survives_a_large_mean():
+  """Train-mode BatchNorm against float64 on channels whose mean is 1,000x their spread (the
+  first layers' activations on min-maxed NW-UCLA come close): E[x^2] - E[x]^2 in float32, flax's
+  default, loses the variance there; the centred form keeps it, as PyTorch does."""
+  rng = np.random.default_rng(0)
+  x = 10.0 + 0.01 * rng.standard_normal((4, 8, 5, 16))
+  norm = fg.Norm(16, "batch", rngs=nnx.Rngs(0))
+  got = np.asarray(norm(jnp.asarray(x, jnp.float32), train=True), np.float64)
+  want = (x - x.mean((0, 1, 2))) / np.sqrt(x.var((0, 1, 2)) + 1e-5)
+  np.testing.assert_allclose(got, want, atol=2e-3)
+  # The running variance takes the same batch variance (torch: the unbiased one; flax: biased).
+  np.testing.assert_allclose(np.asarray(norm.bn.var[...]), 0.9 + 0.1 * x.var((0, 1, 2)), rtol=1e-6)

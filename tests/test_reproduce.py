@@ -78,6 +78,9 @@ def test_dynamics_jax_step_and_torch_sgd_agree(raw, tmp_path):
   for d in res["drift"]:
     assert d["param_movement"] > 0 and d["param_diff_over_movement"] < 1e-3
     assert d["synced_update_rel_diff"] < 1e-4
+    # JAX's float32 step is as close to the float64 step as PyTorch's own (flax's fast BatchNorm
+    # variance put it 5x further on one of these batches).
+    assert d["jax_vs_float64"] < 2 * d["torch_vs_float64"] + 1e-5
     assert d["bn_mean_max_rel_diff"] < 1e-4
     # torch's running_var takes the unbiased batch variance, flax's the biased one: n / (n - 1)
     # with n = 80 values per channel in the focal branch's last layer here.

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import ml_collections
 from flax import nnx
 
+from actionjax.layers.norm import batch_norm
 from actionjax.models import registry
 from actionjax.models.fdmae_encoder import ENCODER_KEYS, EncoderMixin
 
@@ -33,7 +34,7 @@ class FinetuneHead(nnx.Module):
     self.dropout = dropout
     self.fc1 = nnx.Linear(in_dim, hidden, kernel_init=_head_init, rngs=rngs)
     # torch BatchNorm1d(momentum=0.1, eps=1e-5) == flax momentum 0.9.
-    self.bn = nnx.BatchNorm(hidden, momentum=0.9, epsilon=1e-5, rngs=rngs)
+    self.bn = batch_norm(hidden, rngs=rngs)
     self.fc2 = nnx.Linear(hidden, num_classes, kernel_init=_head_init, rngs=rngs)
 
   def __call__(self, x: jax.Array, *, train: bool = False, rngs: nnx.Rngs | None = None) -> jax.Array:

@@ -32,6 +32,7 @@ from flax import nnx
 
 from actionjax.layers import init as init_lib
 from actionjax.layers.attention import MultiHeadAttention, SowsAttention, attention_weights
+from actionjax.layers.norm import batch_norm
 from actionjax.layers.position import sinusoidal_table
 from actionjax.layers.temporal import TemporalConv
 from actionjax.models import registry
@@ -69,7 +70,7 @@ class Norm(nnx.Module):
   statistics would promote a bf16 input; the output is cast back to the input dtype."""
 
   def __init__(self, features: int, kind: str, *, rngs: nnx.Rngs):
-    self.bn = nnx.BatchNorm(features, momentum=0.9, epsilon=1e-5, rngs=rngs) if kind == "batch" else None
+    self.bn = batch_norm(features, rngs=rngs) if kind == "batch" else None
 
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     return x if self.bn is None else self.bn(x, use_running_average=not train).astype(x.dtype)

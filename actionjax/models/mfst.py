@@ -30,6 +30,7 @@ from jax import lax
 
 from actionjax.layers.attention import KNNSelfAttention
 from actionjax.layers.cdc import cdc_conv3d
+from actionjax.layers.norm import batch_norm
 from actionjax.layers.position import sinusoidal_table
 from actionjax.models import registry
 
@@ -49,7 +50,7 @@ class Unit3D(nnx.Module):
   def __init__(self, cin: int, cout: int, kernel: Sequence[int], *, strides=(1, 1, 1), cdc=None,
                theta: float = 0.0, bn_momentum: float, bn_eps: float, rngs: nnx.Rngs):
     self.kernel = nnx.Param(nnx.initializers.kaiming_normal()(rngs.params(), (*kernel, cin, cout)))
-    self.bn = nnx.BatchNorm(cout, momentum=bn_momentum, epsilon=bn_eps, rngs=rngs)
+    self.bn = batch_norm(cout, momentum=bn_momentum, epsilon=bn_eps, rngs=rngs)
     self.strides, self.cdc, self.theta = tuple(strides), cdc, float(theta)
 
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:

@@ -12,6 +12,7 @@ from flax import nnx
 
 from actionjax.layers.frequency import FrequencyAttention
 from actionjax.layers.nonlocal_block import NonLocal
+from actionjax.layers.norm import batch_norm
 from actionjax.models import registry
 
 TRANSFORMS = ("coord_skeleton", "coord", "skeleton", "cnn", "none")
@@ -87,7 +88,7 @@ class Block(nnx.Module):
     self.t_nonlocal = nl("temporal", cin)
     self.s_nonlocal = nl("spatial", s_in)
     self.st_nonlocal = nl("spatiotemporal", cout)
-    self.bn = nnx.BatchNorm(cout, momentum=bn_momentum, rngs=rngs)
+    self.bn = batch_norm(cout, momentum=bn_momentum, rngs=rngs)
     self.shortcut = nnx.Conv(cin, cout, (1, 1), rngs=rngs) if cin != cout else None
 
   @staticmethod
@@ -113,7 +114,7 @@ class Stream(nnx.Module):
   def __init__(self, config: ml_collections.ConfigDict, *, rngs: nnx.Rngs):
     m, d = config.model, config.data
     v, c = d.num_joints, d.channels
-    self.input_bn = nnx.BatchNorm(v * c, momentum=m.bn_momentum, rngs=rngs) if m.input_bn else None
+    self.input_bn = batch_norm(v * c, momentum=m.bn_momentum, rngs=rngs) if m.input_bn else None
     self.transform = Transform(m.transform, c, v, m.num_coords, m.num_new_joints, rngs=rngs)
     cin, n = self.transform.out_channels, self.transform.out_joints
     fa = m.frequency_attention

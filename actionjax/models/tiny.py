@@ -6,6 +6,7 @@ from __future__ import annotations
 import jax
 from flax import nnx
 
+from actionjax.layers.norm import batch_norm
 from actionjax.models import registry
 
 
@@ -17,7 +18,7 @@ class TinyClassifier(nnx.Module):
     width = config.model.get("width", 16)
     # No bias before BatchNorm: BN cancels it, and Adam would amplify its ~0 gradient noise.
     self.embed = nnx.Linear(d.channels * d.num_joints, width, use_bias=False, rngs=rngs)
-    self.norm = nnx.BatchNorm(width, momentum=0.9, rngs=rngs)
+    self.norm = batch_norm(width, rngs=rngs)
     self.temporal = nnx.Conv(width, width, kernel_size=(3,), padding="SAME", rngs=rngs)
     self.dropout = nnx.Dropout(config.model.get("dropout", 0.1))
     self.head = nnx.Linear(width, config.model.num_classes, rngs=rngs)

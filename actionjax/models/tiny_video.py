@@ -6,6 +6,7 @@ from __future__ import annotations
 import jax
 from flax import nnx
 
+from actionjax.layers.norm import batch_norm
 from actionjax.models import registry
 from actionjax.training.video_inputs import input_channels
 
@@ -18,9 +19,9 @@ class TinyVideo(nnx.Module):
     c = input_channels(config)
     # No bias before BatchNorm: BN cancels it.
     self.conv1 = nnx.Conv(c, width, (3, 3, 3), strides=(1, 2, 2), use_bias=False, rngs=rngs)
-    self.norm1 = nnx.BatchNorm(width, momentum=0.9, rngs=rngs)
+    self.norm1 = batch_norm(width, rngs=rngs)
     self.conv2 = nnx.Conv(width, 2 * width, (3, 3, 3), strides=(2, 2, 2), use_bias=False, rngs=rngs)
-    self.norm2 = nnx.BatchNorm(2 * width, momentum=0.9, rngs=rngs)
+    self.norm2 = batch_norm(2 * width, rngs=rngs)
     self.dropout = nnx.Dropout(config.model.get("dropout", 0.1))
     self.head = nnx.Linear(2 * width, config.model.num_classes, rngs=rngs)
 

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from actionjax.layers import stft
+from actionjax.layers.norm import batch_norm
 from actionjax.models import registry
 from actionjax.training.video_inputs import input_channels
 
@@ -63,7 +64,7 @@ class ConvBN(nnx.Module):
     self.conv = nnx.Conv(cin, cout, tuple(kernel), strides=tuple(strides), padding="SAME",
                          feature_group_count=groups, use_bias=False, kernel_init=_orthogonal(),
                          rngs=rngs)
-    self.bn = nnx.BatchNorm(cout, momentum=0.9, epsilon=1e-5, rngs=rngs)  # torch's 0.1 / 1e-5
+    self.bn = batch_norm(cout, rngs=rngs)  # torch's momentum 0.1, eps 1e-5
 
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     y = stft.depthwise_shift(x, self.conv.kernel[...]) if self.shift else self.conv(x)
@@ -78,7 +79,7 @@ class STFTBN(nnx.Module):
     self.variant, self.n, self.depthwise, self.impl = variant, n, depthwise, impl
     k2 = 2 * stft.num_frequencies(variant)
     self.out_features = cin * k2 if depthwise else k2
-    self.bn = nnx.BatchNorm(self.out_features, momentum=0.9, epsilon=1e-5, rngs=rngs)
+    self.bn = batch_norm(self.out_features, rngs=rngs)
 
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     if self.depthwise:
