@@ -174,7 +174,7 @@ def main(argv=None) -> int:
       for group in opt.param_groups:
         group["lr"] = lr
       logits = mirror(torch.from_numpy(np.array(batch["inputs"])))
-      loss = torch.nn.functional.cross_entropy(logits, torch.from_numpy(np.asarray(batch["label"])).long())
+      loss = torch.nn.functional.cross_entropy(logits, torch.from_numpy(np.array(batch["label"])).long())
       opt.zero_grad(set_to_none=True)
       loss.backward()
       opt.step()

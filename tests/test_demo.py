@@ -9,7 +9,8 @@ import sys
 def test_demo_short(tmp_path):
   env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1", TF_CPP_MIN_LOG_LEVEL="3")
   r = subprocess.run([sys.executable, "-m", "actionjax.cli", "demo", "--workdir", str(tmp_path),
-                      "--samples_per_class=12", "--config.train.num_steps=6", "--config.train.log_every_steps=3"],
+                      "--samples_per_class=12", "--config.train.num_steps=6", "--config.train.log_every_steps=3",
+                      "--config.model.depths=(1,1)", "--config.model.channels=(16,32)"],  # a smaller compile
                      capture_output=True, text=True, env=env, timeout=600)
   assert r.returncode == 0, r.stderr[-3000:]
   out = r.stdout
