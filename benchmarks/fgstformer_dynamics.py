@@ -145,6 +145,7 @@ def main(argv=None) -> int:
     scores, k = np.asarray(f["scores"]), model.num_focal
     probe = export.torch_model(config)
     probe.load_state_dict({n: torch.from_numpy(v.copy()) for n, v in to_torch(state.params, state.rest).items()})
+    probe.train()  # batch statistics, as in the step
     with torch.no_grad():
       b, m, t, v, c = inputs.shape
       x = probe.embed(torch.from_numpy(inputs).reshape(b * m, t, v, c))
@@ -156,6 +157,46 @@ def main(argv=None) -> int:
     gap = ranked[..., k - 1] - ranked[..., k]
     return {"focal_frames_differ": float(differ.mean()), "focal_boundary_ties": float(np.mean(gap == 0)),
             "focal_min_gap": float(gap.min()), "focal_saturated": float(np.mean(scores == 1.0))}
+
+  def report(rows, drift, t_jax, t_torch) -> dict:
+    """The summary so far, written with its PNG (at every check: a stopped run keeps its data)."""
+    loss_diff = [abs(r["loss_jax"] - r["loss_torch"]) for r in rows]
+    synced_diffs = [d["synced_update_rel_diff"] for d in drift if d["synced_update_rel_diff"] is not None]
+    first = min(len(rows), 20)
+    summary = {
+        "config": args.config, "overrides": overrides, "steps": len(rows), "steps_planned": args.steps,
+        "batch": t.batch_size,
+        "max_abs_loss_diff": max(loss_diff), "max_abs_loss_diff_step": int(np.argmax(loss_diff)) + 1,
+        f"max_abs_loss_diff_first_{first}_steps": max(loss_diff[:first]),
+        "max_synced_update_rel_diff": max(synced_diffs, default=None),
+        **{f"max_{k}": max((d[k] for d in drift if k in d), default=None)
+           for k in ("jax_vs_float64", "torch_vs_float64")},
+        "mean_loss_last_25": {"jax": float(np.mean([r["loss_jax"] for r in rows[-25:]])),
+                              "torch": float(np.mean([r["loss_torch"] for r in rows[-25:]]))},
+        "step_s": {"jax": t_jax / len(rows), "torch": t_torch / len(rows)},
+        "machine": {"processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+                    "jax": jax.__version__, "torch": torch.__version__, "load_avg_end": os.getloadavg()},
+        "drift": drift, "per_step": rows,
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
+      json.dump(summary, f, indent=1)
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4))
+    steps = [r["step"] for r in rows]
+    ax.plot(steps, [r["loss_jax"] for r in rows], label="JAX (actionjax)")
+    ax.plot(steps, [r["loss_torch"] for r in rows], label="PyTorch mirror", alpha=0.8)
+    ax.set_xlabel("step")
+    ax.set_ylabel("train loss (batch)")
+    ax.set_title(f"same init, same batches: max |diff| {summary['max_abs_loss_diff']:.3g}")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(os.path.splitext(args.out)[0] + ".png", dpi=110)
+    plt.close(fig)
+    return summary
 
   train_step = jax.jit(make_train_step(setup.graphdef, config, setup.tx, setup.lr, setup.uses_ema),
                        donate_argnums=(0,))
@@ -203,41 +244,9 @@ def main(argv=None) -> int:
               + (f"; focal sets differ in {agreement['focal_frames_differ']:.2%} of frames,"
                  f" boundary ties {agreement['focal_boundary_ties']:.2%},"
                  f" saturated scores {agreement['focal_saturated']:.2%}" if agreement else ""), flush=True)
+        report(rows, drift, t_jax, t_torch)
 
-  loss_diff = [abs(r["loss_jax"] - r["loss_torch"]) for r in rows]
-  synced_diffs = [d["synced_update_rel_diff"] for d in drift if d["synced_update_rel_diff"] is not None]
-  first = min(len(rows), 20)
-  summary = {
-      "config": args.config, "overrides": overrides, "steps": len(rows), "batch": t.batch_size,
-      "max_abs_loss_diff": max(loss_diff), "max_abs_loss_diff_step": int(np.argmax(loss_diff)) + 1,
-      f"max_abs_loss_diff_first_{first}_steps": max(loss_diff[:first]),
-      "max_synced_update_rel_diff": max(synced_diffs, default=None),
-      **{f"max_{k}": max((d[k] for d in drift if k in d), default=None)
-         for k in ("jax_vs_float64", "torch_vs_float64")},
-      "mean_loss_last_25": {"jax": float(np.mean([r["loss_jax"] for r in rows[-25:]])),
-                            "torch": float(np.mean([r["loss_torch"] for r in rows[-25:]]))},
-      "step_s": {"jax": t_jax / len(rows), "torch": t_torch / len(rows)},
-      "machine": {"processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
-                  "jax": jax.__version__, "torch": torch.__version__, "load_avg_end": os.getloadavg()},
-      "drift": drift, "per_step": rows,
-  }
-  os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-  with open(args.out, "w") as f:
-    json.dump(summary, f, indent=1)
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-  fig, ax = plt.subplots(figsize=(7, 4))
-  steps = [r["step"] for r in rows]
-  ax.plot(steps, [r["loss_jax"] for r in rows], label="JAX (actionjax)")
-  ax.plot(steps, [r["loss_torch"] for r in rows], label="PyTorch mirror", alpha=0.8)
-  ax.set_xlabel("step")
-  ax.set_ylabel("train loss (batch)")
-  ax.set_title(f"same init, same batches: max |diff| {summary['max_abs_loss_diff']:.3g}")
-  ax.legend()
-  ax.grid(alpha=0.3)
-  fig.tight_layout()
-  fig.savefig(os.path.splitext(args.out)[0] + ".png", dpi=110)
+  summary = report(rows, drift, t_jax, t_torch)
   print(json.dumps({k: v for k, v in summary.items() if k not in ("per_step", "drift")}, indent=1))
   return 0
 
