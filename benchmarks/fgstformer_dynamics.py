@@ -134,8 +134,9 @@ def main(argv=None) -> int:
 
   def focal_agreement(state, batch) -> dict:
     """Both frameworks' focal selections (Eq. (3)) from the JAX run's current weights and this
-    batch: the share of frames whose top-K sets differ, and how close the K-th and (K+1)-th
-    scores come (an exact tie in float32 is broken by index in XLA, unspecified in torch)."""
+    batch: the share of frames whose top-K sets differ, how close the K-th and (K+1)-th ranking
+    logits come (an exact tie is broken by index in XLA, unspecified in torch) and the share of
+    scores that float32 rounds to exactly 1.0."""
     if not config.model.focal:
       return {}
     inputs = np.array(batch["inputs"])
@@ -143,6 +144,8 @@ def main(argv=None) -> int:
     model = nnx.merge(setup.graphdef, *jax.tree.map(jnp.array, jax.device_get((state.params, state.rest))))
     f = model.features(jnp.asarray(inputs), train=True)
     scores, k = np.asarray(f["scores"]), model.num_focal
+    w = model.w_p[...]
+    logits = np.asarray((f["stage1"] @ w) / jnp.linalg.norm(w))  # what select_focal ranks
     probe = export.torch_model(config)
     probe.load_state_dict({n: torch.from_numpy(v.copy()) for n, v in to_torch(state.params, state.rest).items()})
     probe.train()  # batch statistics, as in the step
@@ -151,9 +154,9 @@ def main(argv=None) -> int:
       x = probe.embed(torch.from_numpy(inputs).reshape(b * m, t, v, c))
       for layer in probe.stage1:
         x = layer(x)
-      ids = torch.topk(torch.sigmoid((x @ probe.w_p) / torch.linalg.norm(probe.w_p)), k, dim=-1).indices
+      ids = torch.topk((x @ probe.w_p) / torch.linalg.norm(probe.w_p), k, dim=-1).indices
     differ = np.any(np.sort(np.asarray(f["focal_ids"]), -1) != np.sort(ids.numpy(), -1), axis=-1)
-    ranked = -np.sort(-scores.astype(np.float64), axis=-1)
+    ranked = -np.sort(-logits.astype(np.float64), axis=-1)
     gap = ranked[..., k - 1] - ranked[..., k]
     return {"focal_frames_differ": float(differ.mean()), "focal_boundary_ties": float(np.mean(gap == 0)),
             "focal_min_gap": float(gap.min()), "focal_saturated": float(np.mean(scores == 1.0))}

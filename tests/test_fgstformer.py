@@ -77,6 +77,18 @@ def test_focal_joints_are_the_brute_force_top_k():
       np.testing.assert_allclose(xj[n, t], x[n, t, order] * ref_s[n, t, order, None], rtol=1e-5)
 
 
+def test_saturated_focal_scores_still_rank_by_the_logits():
+  """Logits 20-40: every float32 score is exactly 1.0, yet the selection is the float64 order of
+  Eq. (2)'s scores (the logits' order), not joint order."""
+  rng = np.random.default_rng(1)
+  x = rng.uniform(20, 40, size=(2, 3, 20, 1)).astype(np.float32)
+  w = np.ones((1,), np.float32)
+  _, idx, s = jax.jit(fg.select_focal, static_argnums=2)(x, w, 5)
+  assert np.all(np.asarray(s) == 1.0)
+  want = np.argsort(-x[..., 0].astype(np.float64), axis=-1)[..., :5]
+  np.testing.assert_array_equal(np.asarray(idx), want)
+
+
 def test_wp_and_global_maps_get_gradients():
   c = tiny_config(channels=(8, 8), depths=(1, 1))
   model = random_model(c)

@@ -228,11 +228,16 @@ def select_focal(x: jax.Array, w_p: jax.Array, k: int) -> tuple[jax.Array, jax.A
 
   Returns (features (N, T, K, C), indices (N, T, K) in descending score order, scores (N, T, V)).
   The gathered features are multiplied by their scores, as in top-k graph pooling (gPool, Graph
-  U-Nets): a hard top-k alone passes no gradient to W_p.
+  U-Nets): a hard top-k alone passes no gradient to W_p. The ranking is by the logits, the same
+  order as the scores' (sigmoid is monotonic), because float32 rounds every logit above ~17 to a
+  score of exactly 1.0; ranking those ties fell back to joint order, differently in each framework
+  (`benchmarks/fgstformer_dynamics.py`).
   """
   w = w_p.astype(x.dtype)
-  s = jax.nn.sigmoid((x @ w) / jnp.linalg.norm(w))
-  vals, idx = jax.lax.top_k(s, k)
+  logits = (x @ w) / jnp.linalg.norm(w)
+  s = jax.nn.sigmoid(logits)
+  idx = jax.lax.top_k(logits, k)[1]
+  vals = jnp.take_along_axis(s, idx, axis=-1)
   xj = jnp.take_along_axis(x, idx[..., None], axis=2) * vals[..., None]
   return xj, idx, s
 

@@ -246,8 +246,9 @@ class FGSTFormer(nn.Module):
       x = layer(x)
     x2, ids, xp = x, None, None
     if self.focal:
-      s = torch.sigmoid((x @ self.w_p) / torch.linalg.norm(self.w_p))
-      vals, ids = torch.topk(s, self.num_focal, dim=-1)
+      logits = (x @ self.w_p) / torch.linalg.norm(self.w_p)
+      ids = torch.topk(logits, self.num_focal, dim=-1).indices  # by logit: no float32 ties at 1.0
+      vals = torch.gather(torch.sigmoid(logits), -1, ids)
       x = torch.gather(x, 2, ids[..., None].expand(-1, -1, -1, x.shape[-1])) * vals[..., None]
     if self.parts is not None:
       xp = self.embed_parts(x2)
