@@ -247,9 +247,8 @@ def main(argv=None) -> int:
               + (f"; focal sets differ in {agreement['focal_frames_differ']:.2%} of frames,"
                  f" boundary ties {agreement['focal_boundary_ties']:.2%},"
                  f" saturated scores {agreement['focal_saturated']:.2%}" if agreement else ""), flush=True)
-        report(rows, drift, t_jax, t_torch)
+        summary = report(rows, drift, t_jax, t_torch)  # the last step is always a check
 
-  summary = report(rows, drift, t_jax, t_torch)
   print(json.dumps({k: v for k, v in summary.items() if k not in ("per_step", "drift")}, indent=1))
   return 0
 
