@@ -81,7 +81,7 @@ def test_focal_joints_are_the_models(tmp_path, fg_model):
   assert r["stride"] == 2 and list(r["frames"]) == [0, 2, 4, 6]
   np.testing.assert_array_equal(r["focal_ids"], ids)
   np.testing.assert_array_equal(r["drawn"], ids[:1])  # person 0 only: person 1 is absent
-  np.testing.assert_allclose(r["scores"], scores, rtol=1e-6)
+  np.testing.assert_allclose(r["scores"], scores, rtol=1e-4)  # viz runs it jitted: float32 noise
   assert r["part_attention"].shape == (2, 4, 5, 10)  # (M, T', K, P): the JP-CA green lines
   assert frames_and_size(r["path"]) == (4, (90, 90))
 
