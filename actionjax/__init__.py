@@ -4,16 +4,17 @@
     actionjax.train("configs/fgstformer.py:demo", "runs/demo", train__num_steps=200)
     metrics = actionjax.evaluate("runs/demo")
     model, config = actionjax.load("runs/demo")
+    logits = actionjax.predict(model, inputs)   # the forward as one compiled program
     actionjax.export.to_torch("runs/demo"); actionjax.export.to_onnx("runs/demo", "demo.onnx")
 
 Importing the package is light: JAX, TensorFlow and torch load when a function needs them."""
 import importlib
 
 from actionjax import logs as _logs
-from actionjax.api import evaluate, load, train
+from actionjax.api import evaluate, load, predict, train
 
 __version__ = "0.1.0"
-__all__ = ["evaluate", "export", "load", "train", "viz"]
+__all__ = ["evaluate", "export", "load", "predict", "train", "viz"]
 
 _logs.quiet_native_logs()
 

@@ -86,7 +86,7 @@ def _parity(run_dir: str) -> float:
   model, config = actionjax.load(run_dir)
   d = config.data
   x = np.random.default_rng(0).standard_normal((2, d.max_persons, d.num_frames, d.num_joints, d.channels)).astype(np.float32)
-  jax_logits = np.asarray(model(x)["logits"])
+  jax_logits = actionjax.predict(model, x)
   with torch.no_grad():
     torch_logits = export.to_torch(run_dir)(torch.from_numpy(x))
   torch_logits = torch_logits["logits"] if isinstance(torch_logits, dict) else torch_logits

@@ -124,19 +124,15 @@ for name in ("per_class_accuracy.png", "confusion.png", "focal_joints_0.gif", "a
 import numpy as np
 import onnxruntime
 import torch
-from flax import nnx
 
 from actionjax.training import trainer
-
-# One compiled program for the forward: called eagerly, JAX compiles each operation on its own.
-predict = nnx.jit(lambda model, x: model(x)["logits"])
 
 
 def check_exports(run: str, name: str, model_inputs=lambda x, c: x) -> None:
   model, config = actionjax.load(run)
   batch = next(iter(trainer.make_pipeline(config, config.data.eval_split, train=False, batch_size=4)))
   x = np.asarray(model_inputs(batch["inputs"], config), np.float32)
-  want = np.asarray(predict(model, x))
+  want = actionjax.predict(model, x)  # model(x)["logits"], compiled as one program
   torch_model = actionjax.export.to_torch(run)
   with torch.no_grad():
     got_torch = torch_model(torch.from_numpy(x))
