@@ -45,6 +45,12 @@ def _flops(lowered) -> float:
   return float(cost.get("flops", 0.0)) if cost else 0.0
 
 
+def _instructions(compiled) -> int:
+  """Instructions in the optimised program (its text has one per line, besides headers): compile
+  time grows with it, and a blow-up points at XLA copying a computation into many fusions."""
+  return sum(1 for line in compiled.as_text().splitlines() if " = " in line)
+
+
 def _loop_free(config):
   """The config to count FLOPs on, or None for `config` itself. XLA's cost analysis counts a loop
   body once, so a model with a looped attention form (config.model.attention) is counted in its
@@ -115,7 +121,9 @@ def bench_config(config, *, batch_size: int | None = None, steps: int = 10) -> d
   b = config.train.batch_size
   mesh = sharding.make_mesh(config)
   setup = setup_lib.build(config, mesh, steps_per_epoch=1000, total_steps=100000)
+  t = time.perf_counter()
   state = setup_lib.init_state(setup)
+  init_s = time.perf_counter() - t  # compile-bound: the parameters' random draws
   n_params = int(sum(np.prod(x.shape) for x in jax.tree.leaves(state.params)))
   rng = np.random.default_rng(0)
   local = {"inputs": random_inputs(config, b, rng),
@@ -161,7 +169,8 @@ def bench_config(config, *, batch_size: int | None = None, steps: int = 10) -> d
       "model": config.model.name, "batch_size": b, "input_shape": list(input_shape(config, b)),
       "dtype": config.train.dtype, "devices": jax.device_count(), "platform": jax.devices()[0].platform,
       "device_kind": jax.devices()[0].device_kind, "host": platform.node(), "parameters": n_params,
-      "train_step_s": train_s, "train_samples_per_s": b / train_s, "train_compile_s": train_compile_s,
+      "init_s": init_s, "train_step_s": train_s, "train_samples_per_s": b / train_s,
+      "train_compile_s": train_compile_s, "train_hlo_instructions": _instructions(train_compiled),
       "train_flops_per_sample": train_flops / b, "train_achieved_flops_per_s": train_flops / train_s,
       "peak_host_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
   }

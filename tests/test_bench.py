@@ -13,6 +13,7 @@ def test_bench_tiny():
   assert out["model_flops_per_sample"] >= 2 * rows * (v * ch * w + 3 * w * w)
   assert out["train_flops_per_sample"] > 2 * out["model_flops_per_sample"]
   assert out["train_samples_per_s"] > 0 and out["eval_samples_per_s"] > 0 and out["peak_host_memory_mb"] > 100
+  assert out["init_s"] > 0 and out["train_hlo_instructions"] > 100  # the optimised step's size
   # the papers' count: every multiply-add of the embedding, the k=3 temporal conv (padding taps
   # included) and the head, times 2
   assert out["model_dense_flops_per_sample"] == 2 * rows * (v * ch * w + 3 * w * w) + 2 * w * k
