@@ -19,10 +19,11 @@ import pytest
 # `--dist loadfile` xdist hands out whole files in collection order (`--no-loadscope-reorder` in
 # pyproject.toml; its default order is by test count), so a heavy file collected last would run
 # alone at the end. Re-measure when a file grows.
-HEAVY_FIRST = ("test_reproduce.py", "test_cli.py", "test_notebook.py", "test_fdmae_pretrain.py",
-               "test_trainer.py", "test_slnl_rfa.py", "test_demo.py", "test_fdmae_protocols.py",
-               "test_fgstformer.py", "test_onnx_export.py", "test_viz.py", "test_mfst.py",
-               "test_fgstformer_export.py", "test_video_train.py", "test_xstft_train.py", "test_xstft.py")
+HEAVY_FIRST = ("test_cli.py", "test_slnl_rfa.py", "test_notebook.py", "test_trainer.py",
+               "test_fdmae_pretrain.py", "test_fdmae_protocols.py", "test_demo.py", "test_mfst_train.py",
+               "test_reproduce.py", "test_video_train.py", "test_xstft_train.py", "test_viz.py",
+               "test_xstft.py", "test_onnx_export.py", "test_slnl_rfa_export.py", "test_fgstformer_export.py",
+               "test_fgstformer.py", "test_mfst.py")
 
 
 def pytest_collection_modifyitems(config, items):
