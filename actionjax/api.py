@@ -64,8 +64,8 @@ _PREDICT = []  # the nnx.jit wrapper, made on first use (it compiles once per mo
 
 def predict(model, inputs):
   """`model(inputs)["logits"]` as a numpy array, the forward compiled as one program. Calling a
-  model directly runs it eagerly, which compiles each operation on its own: 15-20 s for the
-  notebook's small FG-STFormer against 2-3 s here."""
+  model directly runs it eagerly, which compiles each operation on its own (20 s under load for
+  the notebook's small FG-STFormer)."""
   import numpy as np
   if not _PREDICT:
     from flax import nnx
