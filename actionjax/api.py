@@ -59,7 +59,19 @@ def evaluate(workdir: str, *, split: str | None = None, checkpoint: str | int = 
                             overrides=_override_items(overrides), viz=viz)
 
 
-_PREDICT = []  # the nnx.jit wrapper, made on first use (it compiles once per model graph and shape)
+_JITTED: dict = {}
+
+
+def _jit_once(fn, **kwargs):
+  """`nnx.jit(fn)`, made once per function so that its compile cache lives on (shared with viz)."""
+  if fn not in _JITTED:
+    from flax import nnx
+    _JITTED[fn] = nnx.jit(fn, **kwargs)
+  return _JITTED[fn]
+
+
+def _logits(model, x):
+  return model(x)["logits"]
 
 
 def predict(model, inputs):
@@ -67,10 +79,7 @@ def predict(model, inputs):
   model directly runs it eagerly, which compiles each operation on its own (20 s under load for
   the notebook's small FG-STFormer)."""
   import numpy as np
-  if not _PREDICT:
-    from flax import nnx
-    _PREDICT.append(nnx.jit(lambda m, x: m(x)["logits"]))
-  return np.asarray(_PREDICT[0](model, np.asarray(inputs, np.float32)))
+  return np.asarray(_jit_once(_logits)(model, np.asarray(inputs, np.float32)))
 
 
 def load(workdir: str, checkpoint: str | int = "latest"):

@@ -23,6 +23,8 @@ from typing import Sequence
 
 import numpy as np
 
+from actionjax.api import _jit_once
+
 # Plot axes for camera coordinates (x right, y up, z away from the camera): x, depth, height.
 _VIEW_3D = (0, 2, 1)
 
@@ -213,7 +215,7 @@ def focal_selection(model, inputs: np.ndarray) -> dict:
   the first stage-2 layer, averaged over heads."""
   import jax.numpy as jnp
   x = jnp.asarray(np.asarray(inputs)[None], jnp.float32)
-  f = _jit(_features)(model, x)
+  f = _jit_once(_features)(model, x)  # eager dispatch compiles each operation on its own
   out = {"focal_ids": np.asarray(f["focal_ids"]), "scores": np.asarray(f["scores"], np.float32),
          "stride": int(np.prod(model.strides[:len(model.stage1)]))}
   if len(model.stage2) and model.stage2[0].part_to_joint is not None:
@@ -267,19 +269,6 @@ def _part_links(joints: np.ndarray, ids: np.ndarray, attention: np.ndarray, part
 
 # ---------------------------------------------------------------------------- attention
 
-_JITTED: dict = {}
-
-
-def _jit(fn, **kwargs):
-  """`nnx.jit(fn)`, made once per function: a forward run eagerly dispatches and compiles each
-  operation on its own (the focal-joint figures of the notebook's small FG-STFormer: 18 s eager,
-  10 s jitted, under load)."""
-  if fn not in _JITTED:
-    from flax import nnx
-    _JITTED[fn] = nnx.jit(fn, **kwargs)
-  return _JITTED[fn]
-
-
 def _features(model, x):
   return model.features(x)
 
@@ -324,7 +313,7 @@ def capture_attention(model, inputs, layer: int | str = 0, *, call=None) -> tupl
   path, found = modules[paths.index(layer) if isinstance(layer, str) else layer]
   found.capture_attention = True  # only this layer sows (an attribute: part of the jit's key)
   try:
-    sown = _jit(_capture, static_argnums=0)(call or _eval_forward, model, jnp.asarray(inputs))
+    sown = _jit_once(_capture, static_argnums=0)(call or _eval_forward, model, jnp.asarray(inputs))
   finally:
     del found.capture_attention
   return path, np.asarray(jax.tree.leaves(sown)[0], np.float32)
