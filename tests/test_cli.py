@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import tiny_data
+from xla_env import xla_flags
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 
@@ -27,7 +28,7 @@ def write_config(tmp_path, data_dir, **train):
 
 def env(devices=8):
   e = dict(os.environ)
-  e["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+  e["XLA_FLAGS"] = xla_flags(devices)
   e["TF_CPP_MIN_LOG_LEVEL"] = "3"
   return e
 

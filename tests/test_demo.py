@@ -5,9 +5,11 @@ import re
 import subprocess
 import sys
 
+from xla_env import xla_flags
+
 
 def test_demo_short(tmp_path):
-  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1", TF_CPP_MIN_LOG_LEVEL="3")
+  env = dict(os.environ, XLA_FLAGS=xla_flags(1), TF_CPP_MIN_LOG_LEVEL="3")
   r = subprocess.run([sys.executable, "-m", "actionjax.cli", "demo", "--workdir", str(tmp_path),
                       "--samples_per_class=12", "--config.train.num_steps=6", "--config.train.log_every_steps=3",
                       "--config.model.depths=(1,1)", "--config.model.channels=(16,32)"],  # a smaller compile

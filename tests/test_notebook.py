@@ -7,6 +7,7 @@ import re
 import jupytext
 import nbformat
 from nbclient import NotebookClient
+from xla_env import xla_flags
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "quickstart"
@@ -27,7 +28,7 @@ def test_notebook_runs_end_to_end(tmp_path, monkeypatch):
   monkeypatch.setenv("ACTIONJAX_NOTEBOOK_SMALL", "1")
   monkeypatch.setenv("ACTIONJAX_NOTEBOOK_DIR", str(tmp_path / "runs"))
   monkeypatch.setenv("ACTIONJAX_CACHE", str(tmp_path / "cache"))  # the synthetic video's raw clips
-  monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=1")  # the kernel's devices
+  monkeypatch.setenv("XLA_FLAGS", xla_flags(1))  # the kernel's devices
   notebook = nbformat.read(NOTEBOOK.with_suffix(".ipynb"), as_version=4)
   NotebookClient(notebook, timeout=900, kernel_name="python3",
                  resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
