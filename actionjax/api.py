@@ -63,11 +63,13 @@ _JITTED: dict = {}
 
 
 def _jit_once(fn, **kwargs):
-  """`nnx.jit(fn)`, made once per function so that its compile cache lives on (shared with viz)."""
-  if fn not in _JITTED:
+  """`nnx.jit(fn, **kwargs)`, made once per function and options so that its compile cache lives on
+  (shared with viz)."""
+  key = (fn, tuple(sorted(kwargs.items())))
+  if key not in _JITTED:
     from flax import nnx
-    _JITTED[fn] = nnx.jit(fn, **kwargs)
-  return _JITTED[fn]
+    _JITTED[key] = nnx.jit(fn, **kwargs)
+  return _JITTED[key]
 
 
 def _logits(model, x):
