@@ -1,6 +1,7 @@
 """The one trainer: learning, exact resume, device-count and FSDP invariance, mesh changes,
 NaN handling, init from another run. Eight emulated CPU devices (conftest)."""
 import json
+import time
 
 import jax
 import numpy as np
@@ -140,3 +141,38 @@ def test_workdir_of_another_model_is_refused(data_dir, tmp_path):
   c.model.num_classes = 3
   with pytest.raises(trainer.TrainError, match="with 4 classes.*use another --workdir"):
     trainer.train(c, str(tmp_path), quiet=True, devices=ONE)
+
+
+def test_evaluation_compiles_once_and_is_not_training_time(data_dir, tmp_path, monkeypatch):
+  """Evaluating every few steps reuses one compiled forward (a new jit per evaluation recompiled
+  it every epoch), and the evaluation's wall time is logged as eval/seconds but left out of the
+  next window's train samples_per_s (it counted as training time)."""
+  from jax._src.dispatch import BACKEND_COMPILE_EVENT
+  compiles = []
+
+  def listener(event, duration, **kwargs):
+    if event == BACKEND_COMPILE_EVENT:
+      compiles.append(event)
+
+  real_eval, evals = trainer.run_eval, []
+
+  def slow_eval(*args, **kwargs):  # the real evaluation, then a pause that dwarfs two tiny steps
+    out = real_eval(*args, **kwargs)
+    evals.append(len(compiles))
+    time.sleep(2.0)
+    return out
+
+  monkeypatch.setattr(trainer, "run_eval", slow_eval)
+  c = tiny_data.config(data_dir, num_steps=6, log_every_steps=2, eval_every_steps=2)
+  jax.monitoring.register_event_duration_secs_listener(listener)
+  try:
+    trainer.train(c, str(tmp_path), quiet=True, devices=ONE)
+  finally:
+    jax.monitoring.unregister_event_duration_listener(listener)
+  assert len(evals) == 3 and evals[0] > 0
+  assert evals[1] == evals[0] and evals[2] == evals[0], evals  # nothing compiled after the first
+  lines = [json.loads(l) for l in open(tmp_path / "metrics.jsonl")]
+  assert [l["eval/seconds"] >= 2.0 for l in lines if "eval/seconds" in l] == [True] * 3
+  rates = [l["train/samples_per_s"] for l in lines if "train/samples_per_s" in l]
+  # With the pause counted, 2 steps x 8 samples could not exceed 8 samples/s.
+  assert len(rates) == 3 and min(rates[1:]) > 8.0, rates

@@ -36,6 +36,8 @@ class Setup:
   model_template: Any             # an abstract model (layer_index, num_layers, init_key_map)
   steps_per_epoch: int
   total_steps: int
+  # Jitted eval forwards by use_ema, kept so that an evaluation every epoch compiles once.
+  eval_fns: dict = dataclasses.field(default_factory=dict)
 
 
 def _split(model):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from typing import Any, Iterator
 
 import jax
@@ -104,13 +105,15 @@ def decode_names(codes: np.ndarray) -> list[str]:
 def eval_logits(setup: setup_lib.Setup, state, pipeline, use_ema: bool):
   """(names, labels, logits) over one pass of an eval pipeline, clips averaged, all processes."""
   mesh = setup.mesh
-  step = make_eval_step(setup.graphdef, setup.config, use_ema)
-  rep = sharding.replicated(mesh)
+  jitted = setup.eval_fns.get(use_ema)
+  if jitted is None:
+    step = make_eval_step(setup.graphdef, setup.config, use_ema)
+    rep = sharding.replicated(mesh)
 
-  def fn(state, inputs, label, valid, codes):
-    return step(state, inputs), label, valid, codes
+    def fn(state, inputs, label, valid, codes):
+      return step(state, inputs), label, valid, codes
 
-  jitted = jax.jit(fn, out_shardings=(rep, rep, rep, rep))
+    jitted = setup.eval_fns[use_ema] = jax.jit(fn, out_shardings=(rep, rep, rep, rep))
   names, labels, logits = [], [], []
   with jax.set_mesh(mesh):
     for batch in pipeline:
@@ -252,10 +255,12 @@ def train(config: ConfigDict, workdir: str, *, quiet: bool = False, devices=None
           check_finite(state)
           metrics_eval = None
           if eval_now:
+            t0 = time.perf_counter()
             metrics_eval = run_eval(setup, state, config, config.data.eval_split, use_ema=use_ema)
-            writer.write(step, metrics_eval, prefix="eval")
+            writer.write(step, {**metrics_eval, "seconds": time.perf_counter() - t0}, prefix="eval")
             result["eval"] = metrics_eval
           save(step, state, metrics_eval)
+          writer.restart_clock(step)  # train samples_per_s counts training steps only
         if preempt.requested:
           writer.print(f"SIGTERM: saved a checkpoint at step {step} in {ckpt.directory}; exiting")
           result["stopped_by"] = "sigterm"

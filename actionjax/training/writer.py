@@ -58,6 +58,10 @@ class Writer:
       self.bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()}, refresh=False)
     return metrics
 
+  def restart_clock(self, step: int) -> None:
+    """The next samples_per_s is measured from now and `step` (evaluation and saving excluded)."""
+    self._last = (time.time(), step)
+
   def print(self, msg: str) -> None:
     if not self.enabled:
       return
