@@ -46,6 +46,7 @@ def test_reproduce_writes_a_per_epoch_curve_and_resumes(raw, tmp_path):
     rec = {k: v for r in records if r["step"] == row["step"] for k, v in r.items()}
     assert row["train_loss"] == rec["train/loss"] and row["test_top1"] == rec["eval/top1"]
     assert 0.0 <= row["train_accuracy"] <= 1.0 and rec["eval/num_samples"] == 6
+    assert row["test_seconds"] == rec["eval/seconds"] > 0 and row["train_samples_per_s"] > 0
   result = json.load(open(os.path.join(workdir, "result.json")))
   assert result["final"]["top1"] == curve[-1]["test_top1"] and result["epochs_done"] == 2.0
   assert result["machine"]["cpu_count"] == os.cpu_count() and len(result["invocations"]) == 1

@@ -6,7 +6,8 @@ config with an evaluation at the end of every epoch, and writes the learning cur
 
 Into --workdir, beside the trainer's checkpoints and metrics.jsonl:
   curve.json   per epoch: step, learning rate, train loss and accuracy (means over the epoch's
-               steps), test top-1 / top-5 / mean-class accuracy
+               steps), training samples/s, test top-1 / top-5 / mean-class accuracy and the
+               evaluation's seconds
   curve.png    the same in two panels
   result.json  final and best test metrics, the config spec and overrides, the wall time of each
                invocation and their sum, and the machine (CPU, cores, devices, load, versions)
@@ -46,10 +47,10 @@ def epoch_curve(metrics_path: str, steps_per_epoch: int) -> list[dict]:
     if "eval/top1" not in rec:
       continue
     row = {"epoch": step / steps_per_epoch, "step": step}
-    for key in ("loss", "accuracy", "lr"):
+    for key in ("loss", "accuracy", "lr", "samples_per_s"):
       if f"train/{key}" in rec:
         row[f"train_{key}"] = rec[f"train/{key}"]
-    row.update({f"test_{k}": rec[f"eval/{k}"] for k in EVAL_KEYS if f"eval/{k}" in rec})
+    row.update({f"test_{k}": rec[f"eval/{k}"] for k in EVAL_KEYS + ("seconds",) if f"eval/{k}" in rec})
     rows.append(row)
   return rows
 
