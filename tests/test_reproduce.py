@@ -87,3 +87,32 @@ def test_dynamics_jax_step_and_torch_sgd_agree(raw, tmp_path):
     # with n = 80 values per channel in the focal branch's last layer here.
     assert d["bn_var_max_rel_diff"] < 1e-2
   assert os.path.exists(out[:-5] + ".png") and np.isfinite(res["max_abs_loss_diff"])
+
+
+def test_compare_tabulates_and_overlays_runs(tmp_path, capsys):
+  compare = _script("accuracy", "compare.py")
+  rng = np.random.default_rng(0)
+  runs = {}
+  for name in ("base", "lr03"):
+    rows = [{"epoch": float(e), "step": 3 * e, "train_loss": float(rng.uniform(0.2, 2)),
+             "train_accuracy": float(rng.uniform()), "test_top1": float(rng.uniform()),
+             "test_top5": float(rng.uniform()), "test_mean_class_accuracy": float(rng.uniform())}
+            for e in range(1, 6)]
+    os.makedirs(tmp_path / name)
+    json.dump(rows, open(tmp_path / name / "curve.json", "w"))
+    runs[name] = rows
+  out = tmp_path / "cmp.png"
+  argv = [str(tmp_path / "base"), str(tmp_path / "lr03"), "--labels", "lr 0.01", "lr 0.03", "--at_epoch", "3",
+          "--out", str(out), "--json", str(tmp_path / "cmp.json")]
+  assert compare.main(argv) == 0
+  got = json.load(open(tmp_path / "cmp.json"))
+  for g, (name, rows) in zip(got, runs.items()):
+    top1 = [r["test_top1"] for r in rows]
+    assert g["top1"] == top1[-1] and g["best_top1"] == max(top1) and g["best_epoch"] == 1 + int(np.argmax(top1))
+    assert g["top1_at"] == rows[2]["test_top1"] and g["train_accuracy_at"] == rows[2]["train_accuracy"]
+    assert g["train_loss"] == rows[-1]["train_loss"] and g["epochs"] == 5.0
+  lines = capsys.readouterr().out.splitlines()
+  assert lines[2].startswith("| lr 0.01 | 5 | " + f"{100 * runs['base'][-1]['test_top1']:.1f} |")
+  assert out.stat().st_size > 10_000
+  with pytest.raises(SystemExit, match="does not exist"):
+    compare.main([str(tmp_path / "missing")])
