@@ -36,7 +36,9 @@ def model_config(num_classes: int) -> config_lib.ConfigDict:
       "channels": (64, 64, 128, 128, 256, 256, 256, 256),  # T halves where the width doubles
       "depths": (6, 2),                 # (L1, L2), Table 4
       "spatial_heads": 3,
-      "spatial_qk_features": 16,        # per head; paper silent, DSTA-Net's inter_channels
+      # Per-head query/key width of the spatial attention, one value for all layers or one per
+      # layer; paper silent. DSTA-Net's inter_channels (16 per head) at the first width.
+      "spatial_qk_features": (16,),
       "temporal_heads": 2,
       "temporal_kernel": 7,
       "temporal_dilations": (1, 2),     # one per temporal head
@@ -102,7 +104,7 @@ def get_config(arg: str = "ntu60_xsub") -> config_lib.ConfigDict:
     c.model.channels = (32, 64, 64)
     c.model.depths = (2, 1)
     c.model.num_focal = 8
-    c.model.spatial_qk_features = 8
+    c.model.spatial_qk_features = (8,)
     c.model.hidden = 64
     c.data.num_frames = 32
     c.data.synthetic = "ntu60"

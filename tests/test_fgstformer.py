@@ -21,7 +21,7 @@ CONFIG = str(pathlib.Path(__file__).resolve().parents[1] / "configs" / "fgstform
 
 def tiny_config(**model):
   c = config_lib.load(CONFIG + ":demo")
-  c.model.update(dict(channels=(8, 16, 16), depths=(2, 1), num_focal=5, spatial_qk_features=4,
+  c.model.update(dict(channels=(8, 16, 16), depths=(2, 1), num_focal=5, spatial_qk_features=(4,),
                       hidden=8, num_classes=3))
   c.model.update(model)
   return c
@@ -200,6 +200,32 @@ def test_paper_shapes_strides_and_jpca():
   assert amap.shape == (2, 4, 3, 15, 10)  # A_jp in R^{K x P} per frame and head (Eq. 4)
   assert gm.shape == (3, 15, 15)  # A_g over the K focal ranks
   assert strides == [1, 1, 2, 1, 2, 1]
+
+
+def test_spatial_qk_features_per_layer():
+  """One value serves every layer; a tuple gives each layer its own width (all of a layer's
+  spatial attentions: Basic-SFormer, part branch and both JP-CA directions)."""
+  c = config_lib.load(CONFIG + ":nwucla", ["model.spatial_qk_features=(16,16,32,32,64,64,64,64)"])
+  x = jax.ShapeDtypeStruct((1, 1, 8, 20, 3), jnp.float32)
+
+  s1, s2 = [], []  # static facts collected while tracing
+
+  def q_widths(model, x):
+    s1.extend(layer.sformer.attn.q.kernel.shape[1] for layer in model.stage1)
+    s2.extend((l.joint_s.attn.q.kernel.shape[1], l.part_s.attn.k.kernel.shape[1],
+               l.part_to_joint.attn.q.kernel.shape[1], l.joint_to_part.attn.k.kernel.shape[1])
+              for l in model.stage2)
+    return model(x)["logits"]
+
+  logits = abstract_apply(c, q_widths, x)
+  heads = c.model.spatial_heads
+  assert s1 == [heads * q for q in (16, 16, 32, 32, 64, 64)]
+  assert s2 == [(heads * 64,) * 4] * 2
+  assert logits.shape == (1, 10)
+  assert fg.layer_qk_features((16,), 3) == fg.layer_qk_features(16, 3) == (16, 16, 16)
+  with pytest.raises(ValueError, match="3 entries for 8 layers"):
+    abstract_apply(config_lib.load(CONFIG + ":nwucla", ["model.spatial_qk_features=(8,8,8)"]),
+                   lambda m, x: m(x)["logits"], x)
 
 
 @pytest.mark.parametrize("opts", [

@@ -80,7 +80,7 @@ def test_train_mode_gradients_match_the_mirror():
   a BatchNorm have an exact-zero true gradient (the norm removes them); both frameworks return
   float32 noise there, so those are compared by magnitude only."""
   config = config_lib.load(f"{CONFIG}:nwucla", ["model.channels=(8,16,16)", "model.depths=(2,1)",
-                                                "model.num_focal=5", "model.spatial_qk_features=4",
+                                                "model.num_focal=5", "model.spatial_qk_features=(4,2,4)",
                                                 "model.hidden=8", "model.num_classes=3"])
   model = random_model(config, seed=1)
   tm = export.torch_model(config)

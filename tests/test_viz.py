@@ -33,7 +33,7 @@ def skeleton(frames, joints, persons=2, seed=0):
 def small_fgstformer():
   """The demo FG-STFormer, narrower: stage 1 (strides 1, 2) + one stage-2 layer with JP-CA."""
   c = load_config(os.path.join(os.path.dirname(__file__), "..", "configs", "fgstformer.py:demo"), [])
-  c.model.update(num_classes=4, channels=(8, 16, 16), num_focal=5, hidden=16, spatial_qk_features=4)
+  c.model.update(num_classes=4, channels=(8, 16, 16), num_focal=5, hidden=16, spatial_qk_features=(4,))
   c.data.num_frames = 8
   return c
 

@@ -178,8 +178,21 @@ class TFormer(SowsAttention, nnx.Module):
     return jnp.swapaxes(out + shortcut, 1, 2)
 
 
-def _sformer(m, features: int, positions: int, global_map: int | None, rngs) -> SFormer:
-  return SFormer(features, num_heads=m.spatial_heads, qk_features=m.spatial_qk_features,
+def layer_qk_features(spec: int | Sequence[int], num_layers: int) -> tuple[int, ...]:
+  """Per-head query/key width of each layer's spatial attention: one value for every layer, or
+  one per layer (DSTA-Net's `inter_channels` grow with the width: 16, 16, 32, 32, 64, ...)."""
+  spec = (int(spec),) if isinstance(spec, int) else tuple(int(q) for q in spec)
+  if len(spec) == 1:
+    return spec * num_layers
+  if len(spec) != num_layers:
+    raise ValueError(f"model.spatial_qk_features has {len(spec)} entries for {num_layers} layers "
+                     "(model.channels); give one value, or one per layer")
+  return spec
+
+
+def _sformer(m, features: int, positions: int, global_map: int | None, qk: int,
+             rngs) -> SFormer:
+  return SFormer(features, num_heads=m.spatial_heads, qk_features=qk,
                  num_positions=positions, global_map=global_map, norm=m.norm,
                  slope=m.leaky_slope, rngs=rngs)
 
@@ -191,8 +204,8 @@ def _tformer(m, c_in: int, c_out: int, stride: int, rngs) -> TFormer:
 
 
 class Stage1Layer(nnx.Module):
-  def __init__(self, m, c_in: int, c_out: int, stride: int, num_joints: int, rngs):
-    self.sformer = _sformer(m, c_in, num_joints, num_joints, rngs)
+  def __init__(self, m, c_in: int, c_out: int, stride: int, num_joints: int, qk: int, rngs):
+    self.sformer = _sformer(m, c_in, num_joints, num_joints, qk, rngs)
     self.tformer = _tformer(m, c_in, c_out, stride, rngs)
 
   def __call__(self, x, train):
@@ -203,14 +216,14 @@ class Stage2Layer(nnx.Module):
   """One FG-SFormer (Basic-SFormer per branch + JP-CA both ways) + FG-TFormer per branch."""
 
   def __init__(self, m, c_in: int, c_out: int, stride: int, num_joints: int, num_nodes: int,
-               num_parts: int, rngs):
-    self.joint_s = _sformer(m, c_in, num_joints, num_nodes, rngs)
+               num_parts: int, qk: int, rngs):
+    self.joint_s = _sformer(m, c_in, num_joints, num_nodes, qk, rngs)
     self.joint_t = _tformer(m, c_in, c_out, stride, rngs)
     part, jpca = m.part_branch, m.part_branch and m.jpca
-    self.part_s = _sformer(m, c_in, num_parts, num_parts, rngs) if part else None
+    self.part_s = _sformer(m, c_in, num_parts, num_parts, qk, rngs) if part else None
     self.part_t = _tformer(m, c_in, c_out, stride, rngs) if part else None
-    self.part_to_joint = _sformer(m, c_in, 0, None, rngs) if jpca else None
-    self.joint_to_part = _sformer(m, c_in, 0, None, rngs) if jpca else None
+    self.part_to_joint = _sformer(m, c_in, 0, None, qk, rngs) if jpca else None
+    self.joint_to_part = _sformer(m, c_in, 0, None, qk, rngs) if jpca else None
 
   def __call__(self, xj, xp, ids, train):
     xj = self.joint_s(xj, ids=ids, train=train)
@@ -276,7 +289,8 @@ class FGSTFormer(nnx.Module):
     self.num_focal = m.num_focal if self.focal else v
     self.embed = nnx.Linear(d.channels, widths[0], rngs=rngs)
     ins = (widths[0],) + widths[:-1]
-    self.stage1 = nnx.List([Stage1Layer(m, ins[i], widths[i], self.strides[i], v, rngs)
+    qk = layer_qk_features(m.spatial_qk_features, len(widths))
+    self.stage1 = nnx.List([Stage1Layer(m, ins[i], widths[i], self.strides[i], v, qk[i], rngs)
                             for i in range(l1)])
     c2 = ins[l1] if l2 else widths[-1]
     self.w_p = nnx.Param(jax.random.normal(rngs.params(), (c2,))) if self.focal else None
@@ -285,7 +299,8 @@ class FGSTFormer(nnx.Module):
         max(len(p) for p in self.parts) * c2, c2, rngs=rngs)
     num_parts = len(self.parts) if self.parts else 0
     self.stage2 = nnx.List([
-        Stage2Layer(m, ins[i], widths[i], self.strides[i], v, self.num_focal, num_parts, rngs)
+        Stage2Layer(m, ins[i], widths[i], self.strides[i], v, self.num_focal, num_parts, qk[i],
+                    rngs)
         for i in range(l1, l1 + l2)])
     feat = widths[-1] * (2 if self.parts is not None else 1)
     self.fc1 = nnx.Linear(feat, m.hidden, rngs=rngs)

@@ -192,12 +192,12 @@ class FGSTFormer(nn.Module):
   def __init__(self, *, num_classes: int, num_joints: int = 25, in_channels: int = 3,
                channels: Sequence[int] = (64, 64, 128, 128, 256, 256, 256, 256),
                depths: Sequence[int] = (6, 2), spatial_heads: int = 3,
-               spatial_qk_features: int = 16, temporal_heads: int = 2, temporal_kernel: int = 7,
-               temporal_dilations: Sequence[int] = (1, 2), temporal: str = "fg",
-               focal: bool = True, num_focal: int = 15, part_branch: bool = True,
-               jpca: bool = True, parts: Sequence[Sequence[int]] = (), norm: str = "batch",
-               leaky_slope: float = 0.1, hidden: int = 256, dropout: float = 0.0,
-               person_pool: str = "mean", **unused):
+               spatial_qk_features: int | Sequence[int] = (16,), temporal_heads: int = 2,
+               temporal_kernel: int = 7, temporal_dilations: Sequence[int] = (1, 2),
+               temporal: str = "fg", focal: bool = True, num_focal: int = 15,
+               part_branch: bool = True, jpca: bool = True, parts: Sequence[Sequence[int]] = (),
+               norm: str = "batch", leaky_slope: float = 0.1, hidden: int = 256,
+               dropout: float = 0.0, person_pool: str = "mean", **unused):
     super().__init__()
     widths = tuple(channels)
     l1, l2 = depths
@@ -206,13 +206,17 @@ class FGSTFormer(nn.Module):
     self.slope, self.person_pool, self.l1 = leaky_slope, person_pool, l1
     self.focal = focal and l2 > 0
     self.num_focal = num_focal if self.focal else v
-    sf = lambda c, pos, g: SFormer(c, spatial_heads, spatial_qk_features, pos, g, norm, leaky_slope)
+    qk = ((spatial_qk_features,) if isinstance(spatial_qk_features, int)
+          else tuple(spatial_qk_features))  # one for all layers, or one per layer
+    qk = qk * len(widths) if len(qk) == 1 else qk
+    sf = lambda c, pos, g, i: SFormer(c, spatial_heads, qk[i], pos, g, norm, leaky_slope)
     tf = lambda cin, cout, s: TFormer(cin, cout, temporal_heads, temporal_kernel,
                                       temporal_dilations, s, temporal, norm, leaky_slope)
     self.embed = nn.Linear(in_channels, widths[0])
     ins = (widths[0],) + widths[:-1]
-    self.stage1 = nn.ModuleList([Stage1Layer(sf(ins[i], v, v), tf(ins[i], widths[i], self.strides[i]))
-                                 for i in range(l1)])
+    self.stage1 = nn.ModuleList([
+        Stage1Layer(sf(ins[i], v, v, i), tf(ins[i], widths[i], self.strides[i]))
+        for i in range(l1)])
     c2 = ins[l1] if l2 else widths[-1]
     self.w_p = nn.Parameter(torch.randn(c2)) if self.focal else None
     self.parts = tuple(tuple(p) for p in parts) if part_branch and l2 else None
@@ -223,9 +227,10 @@ class FGSTFormer(nn.Module):
     for i in range(l1, l1 + l2):
       pb, ca = self.parts is not None, self.parts is not None and jpca
       layers.append(Stage2Layer(
-          sf(ins[i], v, self.num_focal), tf(ins[i], widths[i], self.strides[i]),
-          sf(ins[i], p, p) if pb else None, tf(ins[i], widths[i], self.strides[i]) if pb else None,
-          sf(ins[i], 0, None) if ca else None, sf(ins[i], 0, None) if ca else None))
+          sf(ins[i], v, self.num_focal, i), tf(ins[i], widths[i], self.strides[i]),
+          sf(ins[i], p, p, i) if pb else None,
+          tf(ins[i], widths[i], self.strides[i]) if pb else None,
+          sf(ins[i], 0, None, i) if ca else None, sf(ins[i], 0, None, i) if ca else None))
     self.stage2 = nn.ModuleList(layers)
     feat = widths[-1] * (2 if self.parts is not None else 1)
     self.fc1 = nn.Linear(feat, hidden)
