@@ -25,9 +25,11 @@ def evaluate_workdir(workdir: str, *, split: str | None = None, checkpoint: str 
   split = split or config.data.eval_split
   num_clips = num_clips or config.data.num_clips
   setup, state, step, config = workdir_lib.restore(workdir, checkpoint, config)
-  pipeline = trainer.make_pipeline(config, split, train=False,
-                                   batch_size=config.train.eval_batch_size or config.train.batch_size,
-                                   num_clips=num_clips)
+  # The batch shards over this host's devices, which may outnumber the training run's: round it
+  # up to a multiple (the pipeline pads the last batch with rows marked invalid).
+  data = setup.mesh.shape["data"]
+  batch = -(-(config.train.eval_batch_size or config.train.batch_size) // data) * data
+  pipeline = trainer.make_pipeline(config, split, train=False, batch_size=batch, num_clips=num_clips)
   use_ema = config.train.ema_decay > 0 and not setup.uses_ema
   names, labels, logits = trainer.eval_logits(setup, state, pipeline, use_ema)
   out_dir = os.path.join(os.path.abspath(workdir), "eval", split)

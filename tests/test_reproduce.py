@@ -37,7 +37,7 @@ def test_reproduce_writes_a_per_epoch_curve_and_resumes(raw, tmp_path):
   workdir = str(tmp_path / "run")
   argv = ["--dataset", "nwucla", "--raw_dir", raw, "--config", CONFIG, "--workdir", workdir, "--quiet", "--devices", "1",
           "--config.train.num_epochs=2", *TINY]
-  assert reproduce.main(argv) == 0
+  assert reproduce.main(argv + ["--eval_train"]) == 0
   curve = json.load(open(os.path.join(workdir, "curve.json")))
   records = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
   # 12 training samples / batch 4 = 3 steps an epoch, each epoch logged and evaluated once.
@@ -52,6 +52,11 @@ def test_reproduce_writes_a_per_epoch_curve_and_resumes(raw, tmp_path):
   assert result["machine"]["cpu_count"] == os.cpu_count() and len(result["invocations"]) == 1
   assert os.path.getsize(os.path.join(workdir, "curve.png")) > 10_000
   assert os.path.exists(os.path.join(workdir, "data", "dataset_info.json"))
+  # The final model on the 12 training samples, unaugmented, as the test split is evaluated; on all
+  # 8 devices after training on one (the evaluation rounds its batch of 4 up to 8).
+  train_split = result["train_split"]
+  assert train_split["num_samples"] == 12 and train_split["step"] == 6
+  assert 0.0 <= train_split["top1"] <= train_split["top5"] <= 1.0
   # A rerun of a finished run trains nothing more and keeps the invocations' wall times.
   assert reproduce.main(argv) == 0
   again = json.load(open(os.path.join(workdir, "result.json")))
@@ -101,6 +106,9 @@ def test_compare_tabulates_and_overlays_runs(tmp_path, capsys):
     os.makedirs(tmp_path / name)
     json.dump(rows, open(tmp_path / name / "curve.json", "w"))
     runs[name] = rows
+  stopped = {"error": "TrainError: loss or gradients became NaN/Inf at step 35; training stopped",
+             "train_split": {"top1": 0.625}}
+  json.dump(stopped, open(tmp_path / "lr03" / "result.json", "w"))
   out = tmp_path / "cmp.png"
   argv = [str(tmp_path / "base"), str(tmp_path / "lr03"), "--labels", "lr 0.01", "lr 0.03", "--at_epoch", "3",
           "--out", str(out), "--json", str(tmp_path / "cmp.json")]
@@ -111,8 +119,13 @@ def test_compare_tabulates_and_overlays_runs(tmp_path, capsys):
     assert g["top1"] == top1[-1] and g["best_top1"] == max(top1) and g["best_epoch"] == 1 + int(np.argmax(top1))
     assert g["top1_at"] == rows[2]["test_top1"] and g["train_accuracy_at"] == rows[2]["train_accuracy"]
     assert g["train_loss"] == rows[-1]["train_loss"] and g["epochs"] == 5.0
+  assert got[0]["train_split_top1"] is None and got[0]["stopped"] is None
+  assert got[1]["train_split_top1"] == 0.625
+  assert got[1]["stopped"] == "TrainError: loss or gradients became NaN/Inf at step 35"
   lines = capsys.readouterr().out.splitlines()
   assert lines[2].startswith("| lr 0.01 | 5 | " + f"{100 * runs['base'][-1]['test_top1']:.1f} |")
+  assert lines[3].startswith("| lr 0.03 | 5 (stopped: TrainError: loss or gradients became NaN/Inf")
+  assert lines[3].split(" | ")[8] == "62.5"
   assert out.stat().st_size > 10_000
   with pytest.raises(SystemExit, match="does not exist"):
     compare.main([str(tmp_path / "missing")])

@@ -5,8 +5,10 @@ with their curves overlaid, for ablations and before / after comparisons.
       --out compare.png [--at_epoch 10]
 
 Per run: epochs done; final and best test top-1 (with the best's epoch), final top-5 and
-mean-class accuracy; the last epoch's train loss and accuracy; with --at_epoch E also test top-1
-and train accuracy at epoch E (runs on one schedule compared before it ends). Printed as a
+mean-class accuracy; the last epoch's train loss and accuracy; from result.json the training
+split's top-1 without augmentation (`reproduce.py --eval_train`) and why a run stopped early (e.g.
+the NaN guard); with --at_epoch E also test top-1 and train accuracy at epoch E (runs on one
+schedule compared before it ends). Printed as a
 Markdown table (percent); --json writes the same rows.
 """
 from __future__ import annotations
@@ -29,13 +31,24 @@ def load_curve(workdir: str) -> list[dict]:
   return rows
 
 
-def summary(rows: list[dict], at_epoch: float | None = None) -> dict:
+def load_result(workdir: str) -> dict:
+  path = os.path.join(workdir, "result.json")
+  if not os.path.exists(path):
+    return {}
+  with open(path) as f:
+    return json.load(f)
+
+
+def summary(rows: list[dict], at_epoch: float | None = None, result: dict | None = None) -> dict:
+  result = result or {}
   last = rows[-1]
   best = max(rows, key=lambda r: r["test_top1"])
   out = {"epochs": last["epoch"], "top1": last["test_top1"], "best_top1": best["test_top1"],
          "best_epoch": best["epoch"], "top5": last.get("test_top5"),
          "mean_class": last.get("test_mean_class_accuracy"), "train_loss": last.get("train_loss"),
-         "train_accuracy": last.get("train_accuracy")}
+         "train_accuracy": last.get("train_accuracy"),
+         "train_split_top1": (result.get("train_split") or {}).get("top1"),
+         "stopped": (result.get("error") or "").split(";")[0] or None}
   if at_epoch is not None:
     row = next((r for r in rows if abs(r["epoch"] - at_epoch) < 1e-6), None)
     out["at_epoch"] = at_epoch
@@ -48,16 +61,19 @@ def table(labels: list[str], summaries: list[dict]) -> str:
   pct = lambda v: "-" if v is None else f"{100 * v:.1f}"
   at = summaries[0].get("at_epoch")
   head = ["run", "epochs", "top-1", "best top-1 (epoch)", "top-5", "mean-class", "train loss",
-          "train acc."]
+          "train acc.", "train split top-1 (no aug.)"]
   if at is not None:
     head += [f"top-1 at {at:g}", f"train acc. at {at:g}"]
   lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
   for label, s in zip(labels, summaries):
     cells = [label, f"{s['epochs']:g}", pct(s["top1"]), f"{pct(s['best_top1'])} ({s['best_epoch']:g})",
              pct(s["top5"]), pct(s["mean_class"]),
-             "-" if s["train_loss"] is None else f"{s['train_loss']:.3f}", pct(s["train_accuracy"])]
+             "-" if s["train_loss"] is None else f"{s['train_loss']:.3f}", pct(s["train_accuracy"]),
+             pct(s["train_split_top1"])]
     if at is not None:
       cells += [pct(s["top1_at"]), pct(s["train_accuracy_at"])]
+    if s["stopped"]:
+      cells[1] += f" (stopped: {s['stopped']})"
     lines.append("| " + " | ".join(cells) + " |")
   return "\n".join(lines)
 
@@ -96,7 +112,7 @@ def main(argv=None) -> int:
   if len(labels) != len(args.workdirs):
     parser.error(f"{len(labels)} labels for {len(args.workdirs)} workdirs")
   curves = [load_curve(w) for w in args.workdirs]
-  summaries = [summary(c, args.at_epoch) for c in curves]
+  summaries = [summary(c, args.at_epoch, load_result(w)) for c, w in zip(curves, args.workdirs)]
   print(table(labels, summaries))
   if args.json:
     with open(args.json, "w") as f:

@@ -10,7 +10,9 @@ Into --workdir, beside the trainer's checkpoints and metrics.jsonl:
                evaluation's seconds
   curve.png    the same in two panels
   result.json  final and best test metrics, the config spec and overrides, the wall time of each
-               invocation and their sum, and the machine (CPU, cores, devices, load, versions)
+               invocation and their sum, and the machine (CPU, cores, devices, load, versions);
+               with --eval_train also the final model on the training split without augmentation
+               (train_split): under- or over-fitting, told apart from the augmented batches' accuracy
 Rerunning the same command resumes an interrupted run exactly (the trainer's checkpoints) and adds
 its wall time; on a finished run it only rewrites the curve. The records are prepared once into
 --data_dir (default <workdir>/data) and reused.
@@ -107,6 +109,9 @@ def main(argv=None) -> int:
   parser.add_argument("--workers", type=int, default=1, help="conversion processes")
   parser.add_argument("--devices", type=int, default=0, help="use the first N devices (default: all)")
   parser.add_argument("--quiet", action="store_true", help="no progress bar")
+  parser.add_argument("--eval_train", action="store_true",
+                      help="after training, also evaluate the training split as the test split is"
+                           " (no augmentation, eval mode) into result.json's train_split")
   overrides = [a for a in argv if a.startswith("--config.")]
   args = parser.parse_args([a for a in argv if not a.startswith("--config.")])
 
@@ -146,6 +151,11 @@ def main(argv=None) -> int:
   invocation.update(wall_s=round(time.time() - t0, 1), load_after=os.getloadavg(),
                     stopped_by=out.get("stopped_by", "error"))
 
+  train_split = previous.get("train_split")
+  if args.eval_train and error is None and out.get("stopped_by") != "sigterm":  # finished only
+    m = api.evaluate(workdir, split=config.data.train_split)
+    train_split = {k: m[k] for k in (*EVAL_KEYS, "num_samples", "step")}
+
   rows = epoch_curve(os.path.join(workdir, "metrics.jsonl"), epoch_steps)
   invocations = previous.get("invocations", []) + [invocation]
   best = max(rows, key=lambda r: r["test_top1"]) if rows else None
@@ -155,7 +165,7 @@ def main(argv=None) -> int:
       "final": {k: rows[-1][f"test_{k}"] for k in EVAL_KEYS} if rows else None,
       "best": {"epoch": best["epoch"], **{k: best[f"test_{k}"] for k in EVAL_KEYS}} if best else None,
       "wall_s": round(sum(i["wall_s"] for i in invocations), 1), "invocations": invocations,
-      "machine": machine(), "error": error,
+      "machine": machine(), "error": error, "train_split": train_split,
   }
   with open(os.path.join(workdir, "curve.json"), "w") as f:
     json.dump(rows, f, indent=1)
@@ -166,6 +176,9 @@ def main(argv=None) -> int:
     print(f"epoch {result['epochs_done']:g}: test top-1 {100 * result['final']['top1']:.2f}%"
           f" (best {100 * result['best']['top1']:.2f}% at epoch {result['best']['epoch']:g});"
           f" {workdir}/curve.png, result.json")
+  if train_split and args.eval_train:
+    print(f"training split without augmentation: top-1 {100 * train_split['top1']:.2f}%"
+          f" ({train_split['num_samples']} samples)")
   if error:
     print(f"error: {error}")
     return 1
