@@ -4,6 +4,7 @@ NW-UCLA files in the genuine all_sqe format with a tiny FG-STFormer."""
 import importlib.util
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -129,3 +130,12 @@ def test_compare_tabulates_and_overlays_runs(tmp_path, capsys):
   assert out.stat().st_size > 10_000
   with pytest.raises(SystemExit, match="does not exist"):
     compare.main([str(tmp_path / "missing")])
+  # A saved run (<prefix>.curve.json, <prefix>.result.json, as benchmarks/results keeps them) reads
+  # as its workdir did.
+  shutil.copy(tmp_path / "lr03" / "curve.json", tmp_path / "saved_lr03.curve.json")
+  shutil.copy(tmp_path / "lr03" / "result.json", tmp_path / "saved_lr03.result.json")
+  assert compare.main([str(tmp_path / "saved_lr03"), "--at_epoch", "3", "--json", str(tmp_path / "saved.json")]) == 0
+  saved = json.load(open(tmp_path / "saved.json"))[0]
+  assert saved["label"] == "saved_lr03"
+  assert {k: v for k, v in saved.items() if k not in ("label", "workdir")} == \
+      {k: v for k, v in got[1].items() if k not in ("label", "workdir")}

@@ -4,6 +4,9 @@ with their curves overlaid, for ablations and before / after comparisons.
   python benchmarks/accuracy/compare.py runs/base runs/lr03 --labels "lr 0.01" "lr 0.03" \\
       --out compare.png [--at_epoch 10]
 
+A run is a workdir, or the prefix of a run's saved copies `<prefix>.curve.json` and
+`<prefix>.result.json` (how `benchmarks/results/accuracy/` keeps them once the workdir is gone).
+
 Per run: epochs done; final and best test top-1 (with the best's epoch), final top-5 and
 mean-class accuracy; the last epoch's train loss and accuracy; from result.json the training
 split's top-1 without augmentation (`reproduce.py --eval_train`) and why a run stopped early (e.g.
@@ -19,11 +22,16 @@ import os
 import sys
 
 
+def run_file(run: str, name: str) -> str:
+  """`<run>/<name>.json` for a workdir, `<run>.<name>.json` for a saved run's prefix."""
+  return os.path.join(run, f"{name}.json") if os.path.isdir(run) else f"{run}.{name}.json"
+
+
 def load_curve(workdir: str) -> list[dict]:
-  path = os.path.join(workdir, "curve.json")
+  path = run_file(workdir, "curve")
   if not os.path.exists(path):
     raise SystemExit(f"error: {path} does not exist; run benchmarks/accuracy/reproduce.py with"
-                     f" --workdir {workdir} first")
+                     f" --workdir {workdir} first, or give a saved run's prefix (<prefix>.curve.json)")
   with open(path) as f:
     rows = json.load(f)
   if not rows:
@@ -32,7 +40,7 @@ def load_curve(workdir: str) -> list[dict]:
 
 
 def load_result(workdir: str) -> dict:
-  path = os.path.join(workdir, "result.json")
+  path = run_file(workdir, "result")
   if not os.path.exists(path):
     return {}
   with open(path) as f:
@@ -102,7 +110,7 @@ def plot(labels: list[str], curves: list[list[dict]], path: str) -> None:
 
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("workdirs", nargs="+", help="reproduce.py workdirs (each holds curve.json)")
+  parser.add_argument("workdirs", nargs="+", help="reproduce.py workdirs (each holds curve.json), or saved runs' prefixes")
   parser.add_argument("--labels", nargs="+", default=None, help="one per workdir (default: folder names)")
   parser.add_argument("--at_epoch", type=float, default=None, help="also compare at this epoch")
   parser.add_argument("--out", default="", help="PNG of the overlaid curves")
