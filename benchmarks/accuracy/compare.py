@@ -111,7 +111,7 @@ def plot(labels: list[str], curves: list[list[dict]], path: str) -> None:
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("workdirs", nargs="+", help="reproduce.py workdirs (each holds curve.json), or saved runs' prefixes")
-  parser.add_argument("--labels", nargs="+", default=None, help="one per workdir (default: folder names)")
+  parser.add_argument("--labels", nargs="+", default=None, help="one per run (default: the workdir or prefix names)")
   parser.add_argument("--at_epoch", type=float, default=None, help="also compare at this epoch")
   parser.add_argument("--out", default="", help="PNG of the overlaid curves")
   parser.add_argument("--json", default="", help="write the rows as JSON")
